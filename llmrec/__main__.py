@@ -1,0 +1,5 @@
+import sys
+
+from llmrec.cli.main import main
+
+sys.exit(main())
