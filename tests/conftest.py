@@ -64,3 +64,11 @@ def ml100k_split(ml100k):
     from llmrec.data import leave_one_out
 
     return leave_one_out(ml100k)
+
+
+@pytest.fixture(scope="session")
+def synthetic_world():
+    """A small seeded synthetic world (200 users, 300 items) with gold profiles."""
+    from llmrec.data.synthetic import SyntheticConfig, generate_world
+
+    return generate_world(SyntheticConfig(n_users=200, n_items=300, seed=0))
