@@ -1,0 +1,421 @@
+"""The in-process transformers backend: batched generation and one-pass scoring.
+
+Prompts are rendered with the model's chat template, sorted by length so that each left-padded
+batch holds prompts of similar length (little padding), run with the KV cache, and the replies
+are put back in input order. Scoring (``next_token_logprobs``, ``score_continuations``) is one
+forward pass per batch that keeps only the logits it needs.
+
+Example:
+    >>> from llmrec.backends.hf import TransformersBackend
+    >>> from llmrec.backends.base import GenerationParams
+    >>> backend = TransformersBackend("smollm2-135m-instruct")
+    >>> backend.generate([[{"role": "user", "content": "Say hi"}]], GenerationParams(8))
+    ['Hi! How can I help you today?']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from llmrec.backends.base import Chat, GenerationParams, UsageStats
+
+logger = logging.getLogger(__name__)
+
+CPU_MAX_BATCH = 32  # generated tokens/s stops growing past about 32 on CPU (STACK-NOTES)
+GPU_MAX_BATCH = 256
+MEMORY_SHARE = 0.6  # share of free memory a batch may plan to use
+
+
+class TransformersBackend:
+    """A :class:`~llmrec.backends.base.Backend` over a transformers causal LM.
+
+    Args:
+        model: Alias (``"smollm2-135m-instruct"``), hub id or local folder.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; default the GPU when present.
+        dtype: torch dtype or its name; default fp32 on CPU, bf16 on a GPU that supports it.
+        quantization: ``None``, ``"8bit"`` or ``"4bit"`` (bitsandbytes).
+        batch_size: Prompts per forward pass; ``None`` chooses one from free memory, the
+            prompt and reply lengths (at most 32 on CPU, 256 on GPU).
+        max_input_tokens: Longest prompt accepted, in tokens; default the model's context
+            length minus the reply budget. A longer prompt raises ``ValueError``.
+        trust_remote_code: Passed to transformers; off unless you trust the model's code.
+
+    Example:
+        >>> backend = TransformersBackend("tiny-random-llama", batch_size=8)
+        >>> backend.next_token_logprobs([[{"role": "user", "content": "1 or 2?"}]], ["1", "2"])
+        array([[-6.93, -6.91]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m-instruct",
+        device: str | None = None,
+        dtype: Any = None,
+        quantization: str | None = None,
+        batch_size: int | None = None,
+        max_input_tokens: int | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        from llmrec.models import load_causal_lm, model_fingerprint
+
+        lm, tokenizer = load_causal_lm(
+            model,
+            dtype=dtype,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            quantization=quantization,
+        )
+        self._setup(lm, tokenizer, batch_size, max_input_tokens)
+        self.name = str(model)
+        self.quantization = quantization
+        self.fingerprint = _join_fingerprint(
+            "transformers", model_fingerprint(str(model)), str(lm.dtype), quantization
+        )
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int | None = None,
+        max_input_tokens: int | None = None,
+    ) -> TransformersBackend:
+        """Wrap an already loaded model and tokenizer (a fine-tuned or PEFT model, say).
+
+        The fingerprint hashes a sample of every parameter, so a model changed by training gets
+        a new fingerprint and never reads stale cached replies.
+
+        Example:
+            >>> model, tok = load_causal_lm("tiny-random-llama")
+            >>> backend = TransformersBackend.from_model(model, tok, batch_size=4)
+        """
+        self = cls.__new__(cls)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self._setup(model, tokenizer, batch_size, max_input_tokens)
+        self.name = str(getattr(model.config, "name_or_path", type(model).__name__))
+        self.quantization = None
+        self.fingerprint = _join_fingerprint(
+            "transformers", _weights_fingerprint(model), str(model.dtype), None
+        )
+        return self
+
+    def _setup(
+        self, model: Any, tokenizer: Any, batch_size: int | None, max_input_tokens: int | None
+    ) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None (auto), got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_input_tokens = max_input_tokens
+        self.usage = UsageStats()
+        self.device = next(model.parameters()).device
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise ValueError(
+                f"tokenizer of {getattr(model.config, 'name_or_path', model)!r} has no chat "
+                "template; set tokenizer.chat_template before building a backend"
+            )
+        forward = inspect.signature(model.forward).parameters
+        self._takes_position_ids = "position_ids" in forward or "kwargs" in forward
+        self._takes_logits_to_keep = "logits_to_keep" in forward
+
+    # -- encoding ---------------------------------------------------------------------------
+    def encode_chat(self, chat: Chat) -> list[int]:
+        """Token ids of a chat rendered with its template and the generation prompt."""
+        text = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` (no special tokens), for fitting prompts to budgets."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def context_length(self) -> int:
+        config = self.model.config
+        for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return 2048
+
+    def _encode_all(self, chats: Sequence[Chat], reply_budget: int) -> list[list[int]]:
+        limit = self.max_input_tokens or max(1, self.context_length() - reply_budget)
+        encoded = []
+        for i, chat in enumerate(chats):
+            ids = self.encode_chat(chat)
+            if len(ids) > limit:
+                raise ValueError(
+                    f"chat {i} has {len(ids)} prompt tokens, more than the limit of {limit} "
+                    "(max_input_tokens, or context length minus max_new_tokens); shorten it"
+                )
+            encoded.append(ids)
+        return encoded
+
+    def _pad_left(self, rows: Sequence[Sequence[int]]):
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)  # (batch, width)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)  # (batch, width)
+        for b, row in enumerate(rows):
+            if row:
+                input_ids[b, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+                attention[b, width - len(row) :] = 1
+        return input_ids.to(self.device), attention.to(self.device)
+
+    def _forward(self, input_ids, attention, keep: int):
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention}
+        if self._takes_position_ids:
+            # Left padding: positions count real tokens only, as in generate().
+            kwargs["position_ids"] = (attention.cumsum(-1) - 1).clamp(min=0)
+        if self._takes_logits_to_keep:
+            kwargs["logits_to_keep"] = keep
+        logits = self.model(**kwargs).logits  # (batch, keep or width, vocab)
+        return logits[:, -keep:, :]
+
+    # -- batching ---------------------------------------------------------------------------
+    def _batch_size_for(self, longest: int, per_prompt: int = 1) -> int:
+        if self.batch_size is not None:
+            return self.batch_size
+        return auto_batch_size(self.model, longest, per_prompt)
+
+    def _batches(
+        self, lengths: Sequence[int], extra_tokens: int, per_prompt: int = 1
+    ) -> Iterator[list[int]]:
+        """Indices grouped into batches, longest prompts first (a memory error shows at once)."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        start = 0
+        while start < len(order):
+            size = self._batch_size_for(lengths[order[start]] + extra_tokens, per_prompt)
+            yield order[start : start + size]
+            start += size
+
+    # -- the protocol -----------------------------------------------------------------------
+    def generate(self, chats: Sequence[Chat], params: GenerationParams | None = None) -> list[str]:
+        """One reply per chat (``params.n`` per chat, flattened in chat order).
+
+        Greedy when ``params.temperature == 0``; otherwise sampled, seeded by ``params.seed``
+        without touching the global torch RNG. The same inputs, seed and batch size give the
+        same text.
+        """
+        import torch
+
+        params = params or GenerationParams()
+        if not chats:
+            return []
+        encoded = self._encode_all(chats, params.max_new_tokens)
+        replies: list[str] = [""] * (len(chats) * params.n)
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "num_return_sequences": params.n,
+            "use_cache": True,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if params.temperature > 0:
+            gen_kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            gen_kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        lengths = [len(e) for e in encoded]
+        for number, batch in enumerate(self._batches(lengths, params.max_new_tokens, params.n)):
+            input_ids, attention = self._pad_left([encoded[i] for i in batch])
+            with torch.random.fork_rng(devices=_rng_devices(self.device)):
+                if params.seed is not None:
+                    torch.manual_seed(params.seed + number)
+                with torch.inference_mode():
+                    out = self.model.generate(
+                        input_ids=input_ids, attention_mask=attention, **gen_kwargs
+                    )  # (batch * n, width + new)
+            new = out[:, input_ids.shape[1] :].tolist()
+            for row, tokens in enumerate(new):
+                chat_index, sample = batch[row // params.n], row % params.n
+                tokens = self._strip_after_eos(tokens)
+                self.usage.completion_tokens += len(tokens)
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                replies[chat_index * params.n + sample] = _cut_at_stop(text, params.stop).strip()
+            self.usage.calls += 1
+            self.usage.prompt_tokens += int(attention.sum())
+        self.usage.prompts += len(chats)
+        return replies
+
+    def _strip_after_eos(self, tokens: list[int]) -> list[int]:
+        stops = {self.tokenizer.pad_token_id, self.tokenizer.eos_token_id}
+        eos = self.model.generation_config.eos_token_id
+        stops.update(eos if isinstance(eos, list) else [eos])
+        for k, tok in enumerate(tokens):
+            if tok in stops:
+                return tokens[:k]
+        return tokens
+
+    def candidate_token_ids(self, candidates: Sequence[str]) -> list[int]:
+        """Token id of each candidate; ``ValueError`` names a candidate that is not one token."""
+        ids = []
+        for cand in candidates:
+            tokens = self.tokenizer(cand, add_special_tokens=False)["input_ids"]
+            if len(tokens) != 1:
+                raise ValueError(
+                    f"candidate {cand!r} is {len(tokens)} tokens for {self.name} "
+                    f"({tokens}); next_token_logprobs needs single-token candidates "
+                    "(use score_continuations for longer ones)"
+                )
+            ids.append(tokens[0])
+        return ids
+
+    def next_token_logprobs(self, chats: Sequence[Chat], candidates: Sequence[str]) -> np.ndarray:
+        """Log-probability of each single-token candidate right after each chat's prompt.
+
+        One forward pass per batch with ``logits_to_keep=1``; values are under the full
+        vocabulary. Returns shape ``(len(chats), len(candidates))``, float32.
+        """
+        import torch
+
+        token_ids = self.candidate_token_ids(candidates)
+        out = np.zeros((len(chats), len(candidates)), dtype=np.float32)
+        if not chats:
+            return out
+        encoded = self._encode_all(chats, 1)
+        index = torch.tensor(token_ids, device=self.device)
+        for batch in self._batches([len(e) for e in encoded], 1):
+            input_ids, attention = self._pad_left([encoded[i] for i in batch])
+            with torch.inference_mode():
+                logits = self._forward(input_ids, attention, keep=1)[:, -1, :]  # (batch, vocab)
+                logprobs = torch.log_softmax(logits.float(), dim=-1)[:, index]  # (batch, n_cand)
+            out[batch] = logprobs.cpu().numpy()
+            self.usage.calls += 1
+            self.usage.prompt_tokens += int(attention.sum())
+        self.usage.prompts += len(chats)
+        return out
+
+    def score_continuations(
+        self, chats: Sequence[Chat], continuations: Sequence[Sequence[str]]
+    ) -> list[np.ndarray]:
+        """Summed log-probability of each continuation given its chat's prompt.
+
+        Every (chat, continuation) pair becomes one sequence; pairs are batched by length and
+        scored in one forward pass per batch that keeps only the continuation positions.
+        """
+        import torch
+
+        if len(continuations) != len(chats):
+            raise ValueError(
+                f"continuations has {len(continuations)} lists for {len(chats)} chats; "
+                "give one list of candidate replies per chat"
+            )
+        encoded = self._encode_all(chats, 1)
+        pairs: list[tuple[int, int]] = []
+        rows: list[list[int]] = []
+        cont_lengths: list[int] = []
+        for i, conts in enumerate(continuations):
+            for j, text in enumerate(conts):
+                cont = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                if not cont:
+                    raise ValueError(f"continuation {j} of chat {i} is empty: {text!r}")
+                pairs.append((i, j))
+                rows.append(encoded[i] + cont)
+                cont_lengths.append(len(cont))
+        results = [np.zeros(len(c), dtype=np.float32) for c in continuations]
+        for batch in self._batches([len(r) for r in rows], 0):
+            input_ids, attention = self._pad_left([rows[k] for k in batch])
+            keep = max(cont_lengths[k] for k in batch) + 1
+            with torch.inference_mode():
+                logits = self._forward(input_ids, attention, keep=keep)  # (batch, keep, vocab)
+                logprobs = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
+                targets = input_ids[:, -(keep - 1) :]  # (batch, keep - 1)
+                picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            picked = picked.cpu().numpy()  # (batch, keep - 1)
+            for row, k in enumerate(batch):
+                i, j = pairs[k]
+                results[i][j] = picked[row, -cont_lengths[k] :].sum()
+            self.usage.calls += 1
+            self.usage.prompt_tokens += int(attention.sum())
+        self.usage.prompts += len(rows)
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"TransformersBackend(model={self.name!r}, device={str(self.device)!r}, "
+            f"dtype={self.model.dtype}, batch_size={self.batch_size or 'auto'})"
+        )
+
+
+def auto_batch_size(model: Any, sequence_tokens: int, per_prompt: int = 1) -> int:
+    """Prompts per batch that fit a share of free memory, for sequences of a given length.
+
+    The plan counts the KV cache (``2 * layers * kv_heads * head_dim`` values per token) and
+    one row of fp32 logits per sequence; capped at 32 on CPU (where throughput stops growing)
+    and 256 on GPU.
+
+    Args:
+        model: A transformers causal LM.
+        sequence_tokens: Longest prompt plus reply tokens in the batch.
+        per_prompt: Sequences per prompt (``n`` samples).
+    """
+    import torch
+
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layers = getattr(text_config, "num_hidden_layers", 24)
+    heads = getattr(text_config, "num_attention_heads", 16)
+    kv_heads = getattr(text_config, "num_key_value_heads", None) or heads
+    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // heads
+    vocab = getattr(text_config, "vocab_size", 50_000)
+    width = torch.finfo(model.dtype).bits // 8 if model.dtype.is_floating_point else 2
+    per_sequence = sequence_tokens * 2 * layers * kv_heads * head_dim * width + vocab * 4 * 2
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        cap = GPU_MAX_BATCH
+    else:
+        free = _available_host_memory()
+        cap = CPU_MAX_BATCH
+    fits = int(MEMORY_SHARE * free // max(1, per_sequence * per_prompt))
+    return max(1, min(cap, fits))
+
+
+def _available_host_memory() -> int:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def _rng_devices(device: Any) -> list[Any]:
+    return [device] if getattr(device, "type", "cpu") == "cuda" else []
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cut = len(text)
+    for s in stop:
+        pos = text.find(s)
+        if pos != -1:
+            cut = min(cut, pos)
+    return text[:cut]
+
+
+def _join_fingerprint(kind: str, weights: str, dtype: str, quantization: str | None) -> str:
+    return f"{kind}:{weights}:{dtype.replace('torch.', '')}:{quantization or 'none'}"
+
+
+def _weights_fingerprint(model: Any) -> str:
+    """Hash of every parameter's name, shape and first values: cheap, changes with training."""
+    digest = hashlib.sha256()
+    for name, param in model.named_parameters():
+        flat = param.detach().reshape(-1)
+        head = flat[:64].float().cpu().numpy().tobytes()
+        stats = f"{name}:{tuple(param.shape)}:{float(flat.float().sum()):.6e}"
+        digest.update(stats.encode())
+        digest.update(head)
+    return digest.hexdigest()[:16]
