@@ -1,0 +1,265 @@
+"""What every training recipe shares: data loading, user sampling, device checks, model loading.
+
+The recipes in ``recipes/`` stay short because the pieces they have in common live here:
+
+- :func:`load_recipe_dataset` turns a dataset name from a YAML config into an
+  :class:`~llmrec.data.InteractionDataset` (a catalogue name such as ``"ml-100k"`` or
+  ``"synthetic"`` for the seeded synthetic world);
+- :func:`sample_users` draws disjoint training and evaluation users of a split, so evaluation
+  users' held-out items and histories never reach training;
+- :func:`check_device` fails early, naming the field, when a config asks for GPU-only features
+  (bf16, fp16, 4/8-bit loading, ``require_gpu``) on a machine without CUDA;
+- :func:`load_model_and_tokenizer` resolves llmrec aliases and loads the model the way the trl
+  config asks for;
+- :class:`RankFingerprintCallback` writes a hash of each rank's trainable weights, to check that
+  DDP replicas ended identical.
+
+Example:
+    >>> from llmrec.training.common import item_text
+    >>> from llmrec.data import Item
+    >>> item_text(Item("1", "Toy Story", year=1995))
+    'Toy Story (1995)'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llmrec.data.records import InteractionDataset, Item
+from llmrec.data.splits import Split
+
+logger = logging.getLogger(__name__)
+
+# Modules LoRA adapts on Llama-style decoders (SmolLM2, the tiny random Llama, Qwen, Mistral).
+LLAMA_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def item_text(item: Item) -> str:
+    """How an item appears in prompts and completions: its title, with the year when known."""
+    return f"{item.title} ({item.year})" if item.year else item.title
+
+
+def load_recipe_dataset(name: str, seed: int = 0) -> InteractionDataset:
+    """The dataset a recipe config names.
+
+    Args:
+        name: A catalogue name for :func:`llmrec.data.load_dataset` (``"ml-100k"``, ...) or
+            ``"synthetic"`` / ``"synthetic:n_users=200,n_items=300"`` for the seeded synthetic
+            world of :mod:`llmrec.data.synthetic`.
+        seed: Seed of the synthetic world (ignored for catalogue datasets).
+
+    Returns:
+        The full dataset; split it with :func:`llmrec.data.leave_one_out`.
+    """
+    if name == "synthetic" or name.startswith("synthetic:"):
+        from llmrec.data.synthetic import SyntheticConfig, generate_world
+
+        options: dict[str, Any] = {"seed": seed}
+        for part in filter(None, name.partition(":")[2].split(",")):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"dataset {name!r}: expected key=value after ':', got {part!r}")
+            options[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+        return generate_world(SyntheticConfig(**options)).dataset
+    from llmrec.data import load_dataset
+
+    return load_dataset(name)
+
+
+def sample_users(
+    split: Split, n_train: int, n_eval: int, seed: int, min_history: int = 2
+) -> tuple[list[str], list[str]]:
+    """Disjoint training and evaluation users, drawn with a seeded generator.
+
+    Evaluation users are drawn from users that have a held-out test item; training users from
+    the rest. Training examples come from training users' ``split.train`` histories only, and
+    evaluation users' test items are scored against their ``split.train`` histories, so no
+    held-out interaction reaches training.
+
+    Args:
+        split: A split from :func:`llmrec.data.leave_one_out`.
+        n_train: Training users wanted (fewer when the dataset has fewer).
+        n_eval: Evaluation users wanted (fewer when fewer users have a held-out item).
+        seed: Seed for the draw.
+        min_history: Minimum training interactions a user needs to be drawn at all.
+
+    Returns:
+        ``(train_users, eval_users)``, each in a seeded random order.
+    """
+    if n_train < 0 or n_eval < 0:
+        raise ValueError(f"n_train and n_eval must be >= 0, got {n_train} and {n_eval}")
+    sizes = split.train.interactions.groupby("user_id").size()
+    eligible = sorted(sizes.index[sizes >= min_history])
+    held = set(split.test.interactions["user_id"])
+    rng = np.random.default_rng(seed)
+    order = [eligible[i] for i in rng.permutation(len(eligible))]
+    eval_users = [u for u in order if u in held][:n_eval]
+    taken = set(eval_users)
+    train_users = [u for u in order if u not in taken][:n_train]
+    return train_users, eval_users
+
+
+def candidate_negatives(
+    dataset: InteractionDataset, exclude: set[str], n: int, rng: np.random.Generator
+) -> list[str]:
+    """``n`` distinct item ids drawn uniformly from the catalogue minus ``exclude``."""
+    pool = [iid for iid in dataset.item_ids if iid not in exclude]
+    if n > len(pool):
+        raise ValueError(f"asked for {n} negatives but only {len(pool)} items are eligible")
+    return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
+
+
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_device(training_args: Any, model_args: Any, require_gpu: bool = False) -> None:
+    """Fail early, naming the field, when a config needs a GPU that is not there.
+
+    Args:
+        training_args: A trl config (``SFTConfig``, ``DPOConfig``).
+        model_args: trl's ``ModelConfig``.
+        require_gpu: The recipe's own ``require_gpu`` flag (set in the GPU configs).
+
+    Raises:
+        RuntimeError: On a machine without CUDA when the config asks for bf16, fp16, 4/8-bit
+            loading or ``require_gpu``; the message names the field and the CPU config to use.
+    """
+    if has_cuda():
+        return
+    wanted = [
+        f"{field}: true"
+        for field, value in (
+            ("require_gpu", require_gpu),
+            ("bf16", getattr(training_args, "bf16", False)),
+            ("fp16", getattr(training_args, "fp16", False)),
+            ("load_in_4bit", getattr(model_args, "load_in_4bit", False)),
+            ("load_in_8bit", getattr(model_args, "load_in_8bit", False)),
+        )
+        if value
+    ]
+    if wanted:
+        raise RuntimeError(
+            f"this config needs a CUDA GPU ({', '.join(wanted)}) and none is available; "
+            "on CPU use a config_*cpu*.yaml or config_tiny.yaml, or set those fields to false "
+            "and use_cpu: true"
+        )
+    if getattr(training_args, "gradient_checkpointing", False):
+        logger.warning("gradient_checkpointing on CPU costs about 2.3x in speed for no benefit")
+
+
+def load_model_and_tokenizer(model_args: Any, training_args: Any):
+    """Load ``(model, tokenizer)`` as trl's ``ModelConfig`` describes, resolving llmrec aliases.
+
+    ``model_args.model_name_or_path`` may be an alias (``"smollm2-135m-instruct"``,
+    ``"tiny-random-llama"``), a hub id or a folder. The tokenizer pads on the right (training);
+    evaluation helpers pad as they need.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import get_quantization_config
+
+    from llmrec.models import load_tokenizer, resolve_model
+
+    path = resolve_model(model_args.model_name_or_path)
+    dtype = model_args.dtype or ("bfloat16" if getattr(training_args, "bf16", False) else None)
+    kwargs: dict[str, Any] = {
+        "dtype": getattr(torch, dtype) if dtype and dtype != "auto" else (dtype or torch.float32),
+        "trust_remote_code": bool(getattr(model_args, "trust_remote_code", False)),
+        "attn_implementation": model_args.attn_implementation,
+    }
+    quantization = get_quantization_config(model_args)
+    if quantization is not None:
+        from accelerate import PartialState
+
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": PartialState().local_process_index}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    tokenizer = load_tokenizer(path)
+    tokenizer.padding_side = "right"
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def trainable_fingerprint(model: Any) -> str:
+    """SHA-256 over the names and bytes of a model's trainable parameters, in name order."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def make_rank_fingerprint_callback(output_dir: str | os.PathLike):
+    """A ``TrainerCallback`` writing ``<output_dir>/rank_fingerprints/rank<r>.json`` at the end.
+
+    Each file holds the world size, the rank and :func:`trainable_fingerprint` of that rank's
+    model, so a test (or a user debugging DDP) can check that all replicas ended identical.
+    """
+    from transformers import TrainerCallback
+
+    folder = Path(output_dir) / "rank_fingerprints"
+
+    class RankFingerprintCallback(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            import torch.distributed as dist
+
+            world = dist.get_world_size() if dist.is_initialized() else 1
+            rank = dist.get_rank() if dist.is_initialized() else 0
+            folder.mkdir(parents=True, exist_ok=True)
+            record = {"world_size": world, "rank": rank, "sha256": trainable_fingerprint(model)}
+            (folder / f"rank{rank}.json").write_text(json.dumps(record))
+
+    return RankFingerprintCallback()
+
+
+def losses(log_history: Sequence[dict[str, Any]]) -> list[float]:
+    """The training losses a trainer logged, in step order."""
+    return [float(row["loss"]) for row in log_history if "loss" in row]
+
+
+def write_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> None:
+    """Write a recipe's final metrics as pretty JSON (creating the folder)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+
+
+def mean_ci(
+    values: np.ndarray, seed: int = 0, n_boot: int = 1000, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of per-user values and its percentile-bootstrap confidence interval.
+
+    Returns:
+        ``(mean, low, high)``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("mean_ci needs at least one value")
+    rng = np.random.default_rng(seed)
+    boots = values[rng.integers(0, values.size, (n_boot, values.size))].mean(axis=1)  # (n_boot,)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(boots, [tail, 100 - tail])
+    return float(values.mean()), float(low), float(high)
+
+
+def paired_diff_ci(
+    a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of the paired per-user difference ``a - b`` with a bootstrap CI over users."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
+    return mean_ci(a - b, seed=seed, n_boot=n_boot, level=level)
