@@ -96,3 +96,13 @@ class Backend(Protocol):
         ``i``-th array has one entry per candidate (shape ``(len(continuations[i]),)``).
         """
         ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (not including) the first occurrence of any stop string."""
+    cut = len(text)
+    for s in stop:
+        pos = text.find(s) if s else -1
+        if pos != -1:
+            cut = min(cut, pos)
+    return text[:cut]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.backends.base import Chat, GenerationParams, UsageStats
+from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +206,29 @@ class TransformersBackend:
         without touching the global torch RNG. The same inputs, seed and batch size give the
         same text.
         """
+        params = params or GenerationParams()
+        return self._generate_ids(self._encode_all(chats, params.max_new_tokens), params)
+
+    def complete(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[str]:
+        """Like :meth:`generate` for raw text prompts, without the chat template.
+
+        Example:
+            >>> backend.complete(["The capital of France is"], GenerationParams(4))
+        """
+        params = params or GenerationParams()
+        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        limit = self.max_input_tokens or max(1, self.context_length() - params.max_new_tokens)
+        for i, ids in enumerate(encoded):
+            if not ids or len(ids) > limit:
+                raise ValueError(f"prompt {i} has {len(ids)} tokens; allowed 1..{limit}")
+        return self._generate_ids(encoded, params)
+
+    def _generate_ids(self, encoded: list[list[int]], params: GenerationParams) -> list[str]:
         import torch
 
-        params = params or GenerationParams()
-        if not chats:
+        if not encoded:
             return []
-        encoded = self._encode_all(chats, params.max_new_tokens)
-        replies: list[str] = [""] * (len(chats) * params.n)
+        replies: list[str] = [""] * (len(encoded) * params.n)
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "num_return_sequences": params.n,
@@ -237,14 +253,14 @@ class TransformersBackend:
                     )  # (batch * n, width + new)
             new = out[:, input_ids.shape[1] :].tolist()
             for row, tokens in enumerate(new):
-                chat_index, sample = batch[row // params.n], row % params.n
+                index, sample = batch[row // params.n], row % params.n
                 tokens = self._strip_after_eos(tokens)
                 self.usage.completion_tokens += len(tokens)
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-                replies[chat_index * params.n + sample] = _cut_at_stop(text, params.stop).strip()
+                replies[index * params.n + sample] = cut_at_stop(text, params.stop).strip()
             self.usage.calls += 1
             self.usage.prompt_tokens += int(attention.sum())
-        self.usage.prompts += len(chats)
+        self.usage.prompts += len(encoded)
         return replies
 
     def _strip_after_eos(self, tokens: list[int]) -> list[int]:
@@ -340,6 +356,50 @@ class TransformersBackend:
         self.usage.prompts += len(rows)
         return results
 
+    def top_next_tokens(self, chats: Sequence[Chat], k: int) -> list[list[tuple[str, float]]]:
+        """The ``k`` most likely next tokens after each chat's prompt, as ``(text, logprob)``.
+
+        Used by the OpenAI-compatible server to answer ``logprobs``/``top_logprobs`` requests.
+        """
+        import torch
+
+        encoded = self._encode_all(chats, 1)
+        out: list[list[tuple[str, float]]] = [[] for _ in chats]
+        for batch in self._batches([len(e) for e in encoded], 1):
+            input_ids, attention = self._pad_left([encoded[i] for i in batch])
+            with torch.inference_mode():
+                logits = self._forward(input_ids, attention, keep=1)[:, -1, :]  # (batch, vocab)
+                top = torch.log_softmax(logits.float(), dim=-1).topk(k, dim=-1)
+            for row, i in enumerate(batch):
+                ids, values = top.indices[row].tolist(), top.values[row].tolist()
+                out[i] = [(self.tokenizer.decode([t]), v) for t, v in zip(ids, values)]
+            self.usage.calls += 1
+        return out
+
+    def prompt_logprobs(self, texts: Sequence[str]) -> list[tuple[list[str], list[float | None]]]:
+        """Each raw text's tokens and the log-probability of each token given the ones before.
+
+        The first token has no probability (``None``), as in the completions API's ``echo``.
+        """
+        import torch
+
+        encoded = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        out: list[tuple[list[str], list[float | None]]] = [([], []) for _ in texts]
+        for batch in self._batches([len(e) for e in encoded], 0):
+            input_ids, attention = self._pad_left([encoded[i] for i in batch])
+            width = input_ids.shape[1]
+            with torch.inference_mode():
+                logits = self._forward(input_ids, attention, keep=width)  # (batch, width, vocab)
+                logprobs = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
+                picked = logprobs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            for row, i in enumerate(batch):
+                ids = encoded[i]
+                values = picked[row, width - len(ids) :].tolist() if len(ids) > 1 else []
+                tokens = [self.tokenizer.decode([t]) for t in ids]
+                out[i] = (tokens, [None, *values][: len(ids)])
+            self.usage.calls += 1
+        return out
+
     def __repr__(self) -> str:
         return (
             f"TransformersBackend(model={self.name!r}, device={str(self.device)!r}, "
@@ -394,15 +454,6 @@ def _available_host_memory() -> int:
 
 def _rng_devices(device: Any) -> list[Any]:
     return [device] if getattr(device, "type", "cpu") == "cuda" else []
-
-
-def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    cut = len(text)
-    for s in stop:
-        pos = text.find(s)
-        if pos != -1:
-            cut = min(cut, pos)
-    return text[:cut]
 
 
 def _join_fingerprint(kind: str, weights: str, dtype: str, quantization: str | None) -> str:

@@ -1,0 +1,415 @@
+"""A small OpenAI-compatible HTTP server in front of any llmrec backend (``llmrec serve``).
+
+Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``. Requests
+arriving together are gathered for up to ``batch_wait`` seconds and answered by one batched
+backend call (requests with the same parameters share a batch), so many concurrent clients get
+batched decoding. It lets several processes or machines share one loaded model, and it is the
+real server the HTTP backend is tested against.
+
+What it answers beyond plain generation depends on the backend:
+
+- ``logprobs``/``top_logprobs`` on chat completions: with ``max_tokens == 1`` and a backend
+  that has ``top_next_tokens`` (the transformers backend);
+- raw-text ``/v1/completions``: a backend with ``complete``; ``echo`` with ``logprobs``: a
+  backend with ``prompt_logprobs`` (both in the transformers backend).
+
+Anything else is answered 400 with a message that says what is missing. Standard library only;
+it is meant for a trusted network (no TLS, no authentication unless ``api_key`` is set).
+
+Example:
+    >>> from llmrec.backends import load_backend
+    >>> from llmrec.backends.server import serve_in_thread
+    >>> server = serve_in_thread(load_backend("smollm2-135m-instruct"), port=0)
+    >>> server.url  # 'http://127.0.0.1:41234/v1'
+    >>> server.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from llmrec.backends.base import Backend, GenerationParams
+
+logger = logging.getLogger(__name__)
+
+
+class RequestError(ValueError):
+    """A request the server answers with 400 and this message."""
+
+
+@dataclass
+class _Job:
+    kind: str  # "chat", "text", "top", "echo"
+    payload: Any
+    params: GenerationParams | None
+    future: Future = field(default_factory=Future)
+
+
+class _Batcher:
+    """Gathers jobs from handler threads and runs them as batches on one worker thread."""
+
+    def __init__(self, backend: Backend, batch_wait: float, max_batch: int) -> None:
+        self.backend = backend
+        self.batch_wait = batch_wait
+        self.max_batch = max_batch
+        self.jobs: queue.Queue[_Job | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="llmrec-serve-batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, kind: str, payload: Any, params: GenerationParams | None = None) -> Any:
+        job = _Job(kind, payload, params)
+        self.jobs.put(job)
+        return job.future.result()
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            pending = [first]
+            deadline = time.monotonic() + self.batch_wait
+            stop = False
+            while len(pending) < self.max_batch:
+                left = deadline - time.monotonic()
+                try:
+                    job = (
+                        self.jobs.get(timeout=max(0.0, left))
+                        if left > 0
+                        else self.jobs.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                pending.append(job)
+            groups: dict[tuple[str, Any], list[_Job]] = {}
+            for job in pending:
+                groups.setdefault((job.kind, job.params), []).append(job)
+            for (kind, params), jobs in groups.items():
+                self._execute(kind, params, jobs)
+            if stop:
+                return
+
+    def _execute(self, kind: str, params: Any, jobs: list[_Job]) -> None:
+        payloads = [job.payload for job in jobs]
+        try:
+            if kind == "chat":
+                flat = self.backend.generate(payloads, params)
+                results = [flat[i * params.n : (i + 1) * params.n] for i in range(len(jobs))]
+            elif kind == "text":
+                flat = self.backend.complete(payloads, params)
+                results = [flat[i * params.n : (i + 1) * params.n] for i in range(len(jobs))]
+            elif kind == "top":
+                results = self.backend.top_next_tokens(payloads, params)
+            else:
+                results = self.backend.prompt_logprobs(payloads)
+        except Exception as err:  # noqa: BLE001 - every failure goes back to its request
+            for job in jobs:
+                job.future.set_exception(err)
+            return
+        for job, result in zip(jobs, results):
+            job.future.set_result(result)
+
+
+class OpenAICompatServer:
+    """The server object: ``url``, ``close()``; build it with :func:`serve_in_thread`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        model_name: str,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        batch_wait: float = 0.02,
+        max_batch: int = 64,
+        api_key: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.model_name = model_name
+        self.api_key = api_key
+        self.batcher = _Batcher(backend, batch_wait, max_batch)
+        handler = type("Handler", (_Handler,), {"app": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}/v1"
+        self._thread: threading.Thread | None = None
+
+    def serve_forever(self) -> None:
+        logger.info("serving %s at %s", self.model_name, self.url)
+        self.httpd.serve_forever()
+
+    def start(self) -> OpenAICompatServer:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.batcher.stop()
+
+    def __enter__(self) -> OpenAICompatServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoint logic ---------------------------------------------------------------------
+    def models(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": self.model_name, "object": "model", "owned_by": "llmrec"}],
+        }
+
+    def chat_completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise RequestError("'messages' must be a non-empty list of {role, content} objects")
+        chat = [_message(m, k) for k, m in enumerate(messages)]
+        params = _params(body)
+        if body.get("logprobs"):
+            return self._chat_logprobs(chat, params, body)
+        before = self.backend.usage.completion_tokens
+        replies = self.batcher.submit("chat", chat, params)
+        choices = [
+            {
+                "index": k,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+            for k, text in enumerate(replies)
+        ]
+        return self._envelope("chat.completion", choices, before)
+
+    def _chat_logprobs(
+        self, chat: list[dict[str, str]], params: GenerationParams, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        if params.max_new_tokens != 1 or not hasattr(self.backend, "top_next_tokens"):
+            raise RequestError(
+                "logprobs are served for max_tokens=1 only, by backends with top_next_tokens "
+                f"(this one: {type(self.backend).__name__})"
+            )
+        k = int(body.get("top_logprobs") or 1)
+        if k < 1:
+            raise RequestError(f"top_logprobs must be >= 1, got {k}")
+        top = self.batcher.submit("top", chat, k)
+        token, logprob = top[0]
+        entry = {
+            "token": token,
+            "logprob": logprob,
+            "bytes": list(token.encode()),
+            "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in top],
+        }
+        choices = [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": token},
+                "finish_reason": "length",
+                "logprobs": {"content": [entry]},
+            }
+        ]
+        out = self._envelope("chat.completion", choices, None)
+        out["usage"]["completion_tokens"] = 1
+        return out
+
+    def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if (
+            not isinstance(prompts, list)
+            or not prompts
+            or not all(isinstance(p, str) for p in prompts)
+        ):
+            raise RequestError("'prompt' must be a string or a non-empty list of strings")
+        params = _params(body)
+        echo = bool(body.get("echo"))
+        want_logprobs = body.get("logprobs") is not None
+        if echo and want_logprobs:
+            if not hasattr(self.backend, "prompt_logprobs"):
+                raise RequestError(f"{type(self.backend).__name__} cannot score prompts")
+            choices = [self._echo_choice(k, p) for k, p in enumerate(prompts)]
+            return self._envelope("text_completion", choices, None)
+        if want_logprobs:
+            raise RequestError("logprobs on /v1/completions are served with echo=true only")
+        if not hasattr(self.backend, "complete"):
+            raise RequestError(
+                f"{type(self.backend).__name__} generates from chats only; use /v1/chat/completions"
+            )
+        before = self.backend.usage.completion_tokens
+        choices = []
+        for p in prompts:
+            for text in self.batcher.submit("text", p, params):
+                choices.append(
+                    {
+                        "index": len(choices),
+                        "text": (p if echo else "") + text,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                )
+        return self._envelope("text_completion", choices, before)
+
+    def _echo_choice(self, index: int, prompt: str) -> dict[str, Any]:
+        # The scoring use of echo: the prompt's own token logprobs; nothing is generated.
+        tokens, values = self.batcher.submit("echo", prompt)
+        offsets, position = [], 0
+        for token in tokens:
+            offsets.append(position)
+            position += len(token)
+        return {
+            "index": index,
+            "text": prompt,
+            "finish_reason": "length",
+            "logprobs": {
+                "tokens": tokens,
+                "token_logprobs": values,
+                "text_offset": offsets,
+                "top_logprobs": None,
+            },
+        }
+
+    def _envelope(self, obj: str, choices: list[dict], before: int | None) -> dict[str, Any]:
+        completion = 0 if before is None else self.backend.usage.completion_tokens - before
+        return {
+            "id": f"llmrec-{uuid.uuid4().hex[:12]}",
+            "object": obj,
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            # Counted over the whole batch when requests share one; an estimate per request.
+            "usage": {
+                "prompt_tokens": 0,
+                "completion_tokens": max(0, completion),
+                "total_tokens": max(0, completion),
+            },
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    app: OpenAICompatServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str, kind: str) -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "code": status}})
+
+    def _authorised(self) -> bool:
+        if not self.app.api_key:
+            return True
+        if self.headers.get("Authorization", "") == f"Bearer {self.app.api_key}":
+            return True
+        self._error(401, "invalid or missing API key", "authentication_error")
+        return False
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if not self._authorised():
+            return
+        if self.path.rstrip("/") in ("/v1/models", "/models"):
+            self._send(200, self.app.models())
+        else:
+            self._error(404, f"no route GET {self.path}", "not_found")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        if not self._authorised():
+            return
+        routes = {
+            "/v1/chat/completions": self.app.chat_completions,
+            "/v1/completions": self.app.completions,
+        }
+        route = routes.get(self.path.rstrip("/"))
+        if route is None:
+            self._error(404, f"no route POST {self.path}", "not_found")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise RequestError("the request body must be a JSON object")
+            model = body.get("model")
+            if model not in (None, self.app.model_name):
+                raise RequestError(
+                    f"unknown model {model!r}; this server serves {self.app.model_name!r}"
+                )
+            self._send(200, route(body))
+        except (RequestError, ValueError, TypeError) as err:
+            self._error(400, str(err), "invalid_request_error")
+        except Exception as err:  # noqa: BLE001 - a failed request must not kill the server
+            logger.exception("request failed")
+            self._error(500, f"{type(err).__name__}: {err}", "server_error")
+
+
+def _message(message: Any, index: int) -> dict[str, str]:
+    if not isinstance(message, dict) or "role" not in message:
+        raise RequestError(f"messages[{index}] must be an object with 'role' and 'content'")
+    content = message.get("content")
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if not isinstance(content, str):
+        raise RequestError(f"messages[{index}].content must be a string")
+    return {"role": str(message["role"]), "content": content}
+
+
+def _params(body: dict[str, Any]) -> GenerationParams:
+    stop = body.get("stop") or ()
+    if isinstance(stop, str):
+        stop = (stop,)
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens")) or 256
+    temperature = body.get("temperature")
+    return GenerationParams(
+        max_new_tokens=int(max_tokens),
+        temperature=1.0 if temperature is None else float(temperature),
+        top_p=float(body.get("top_p") or 1.0),
+        seed=None if body.get("seed") is None else int(body["seed"]),
+        n=int(body.get("n") or 1),
+        stop=tuple(str(s) for s in stop),
+    )
+
+
+def serve_in_thread(
+    backend: Backend,
+    model_name: str = "llmrec",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    batch_wait: float = 0.02,
+    max_batch: int = 64,
+    api_key: str | None = None,
+) -> OpenAICompatServer:
+    """Start a server on a background thread; ``port=0`` picks a free port (see ``.url``).
+
+    Args:
+        backend: Any llmrec backend.
+        model_name: The id clients send as ``model``.
+        host: Interface to bind; keep ``127.0.0.1`` unless the network is trusted.
+        port: TCP port, 0 for any free one.
+        batch_wait: Seconds to gather concurrent requests into one batch.
+        max_batch: Most requests per batch.
+        api_key: Require ``Authorization: Bearer <api_key>`` when set.
+    """
+    server = OpenAICompatServer(backend, model_name, host, port, batch_wait, max_batch, api_key)
+    return server.start()

@@ -1,0 +1,174 @@
+"""The vLLM offline backend: a GPU engine in-process (the ``vllm`` extra).
+
+Generation goes through ``LLM.chat`` with the model's chat template. Scoring is exact: each
+candidate is appended to the rendered prompt and vLLM returns that token's prompt log-probability
+(``prompt_logprobs=0``), with prefix caching making the shared prompt cheap.
+
+Building one needs vLLM installed and a CUDA GPU; otherwise it raises ``ImportError`` or
+``RuntimeError`` saying what is missing and what to use instead.
+
+Example:
+    >>> from llmrec.backends.vllm import VLLMBackend
+    >>> backend = VLLMBackend("HuggingFaceTB/SmolLM2-1.7B-Instruct", gpu_memory_utilization=0.8)
+    >>> backend.generate([[{"role": "user", "content": "Hi"}]])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "pip install 'llmrec[vllm]' on a machine with a CUDA GPU; without one use the transformers "
+    "backend (--model <alias or hub id>) or a running server (--model openai:<url>#<model>)"
+)
+
+
+def require_vllm() -> Any:
+    """Import vLLM and check for a CUDA GPU; raise a message naming what is missing."""
+    try:
+        import vllm
+    except ImportError as err:
+        raise ImportError(
+            f"the vllm backend needs vLLM, which is not installed: {INSTALL_HINT}"
+        ) from err
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"the vllm backend needs a CUDA GPU and torch sees none: {INSTALL_HINT}")
+    return vllm
+
+
+class VLLMBackend:
+    """A :class:`~llmrec.backends.base.Backend` over ``vllm.LLM``.
+
+    Args:
+        model: Alias, hub id or path.
+        dtype: ``"auto"``, ``"bfloat16"``, ``"float16"``, ...
+        tensor_parallel_size: GPUs to shard the model over.
+        gpu_memory_utilization: Share of GPU memory vLLM may take.
+        max_model_len: Context length to plan for (default the model's).
+        trust_remote_code: Passed to vLLM.
+        **engine_kwargs: Further ``vllm.LLM`` arguments.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        dtype: str = "auto",
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        trust_remote_code: bool = False,
+        **engine_kwargs: Any,
+    ) -> None:
+        vllm = require_vllm()
+        from llmrec.models import model_fingerprint, resolve_model
+
+        self._vllm = vllm
+        self.name = str(model)
+        engine_kwargs.setdefault("enable_prefix_caching", True)
+        self.llm = vllm.LLM(
+            model=resolve_model(model),
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            trust_remote_code=trust_remote_code,
+            **engine_kwargs,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.fingerprint = f"vllm:{model_fingerprint(str(model))}:{dtype}"
+        self.usage = UsageStats()
+
+    def _sampling(self, params: GenerationParams, **extra: Any) -> Any:
+        return self._vllm.SamplingParams(
+            n=params.n,
+            max_tokens=params.max_new_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            seed=params.seed,
+            stop=list(params.stop) or None,
+            **extra,
+        )
+
+    def _prompt(self, chat: Chat) -> str:
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, chats: Sequence[Chat], params: GenerationParams | None = None) -> list[str]:
+        params = params or GenerationParams()
+        outputs = self.llm.chat(list(chats), self._sampling(params), use_tqdm=False)
+        replies = []
+        for out in outputs:
+            self.usage.prompt_tokens += len(out.prompt_token_ids or [])
+            for completion in out.outputs:
+                self.usage.completion_tokens += len(completion.token_ids)
+                replies.append(cut_at_stop(completion.text, params.stop).strip())
+        self.usage.calls += 1
+        self.usage.prompts += len(chats)
+        return replies
+
+    def _token_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _score_token_lists(self, prompts: list[list[int]], cont_lengths: list[int]) -> list[float]:
+        """Sum of the last ``cont_lengths[k]`` prompt logprobs of each token list."""
+        sampling = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        inputs = [{"prompt_token_ids": ids} for ids in prompts]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
+        scores = []
+        for ids, n_cont, out in zip(prompts, cont_lengths, outputs):
+            entries = out.prompt_logprobs  # one dict per prompt token, None first
+            total = 0.0
+            for pos in range(len(ids) - n_cont, len(ids)):
+                total += entries[pos][ids[pos]].logprob
+            scores.append(total)
+        self.usage.calls += 1
+        self.usage.prompts += len(prompts)
+        return scores
+
+    def next_token_logprobs(self, chats: Sequence[Chat], candidates: Sequence[str]) -> np.ndarray:
+        ids = []
+        for cand in candidates:
+            tokens = self._token_ids(cand)
+            if len(tokens) != 1:
+                raise ValueError(
+                    f"candidate {cand!r} is {len(tokens)} tokens for {self.name}; "
+                    "next_token_logprobs needs single-token candidates"
+                )
+            ids.append(tokens[0])
+        rows, lengths = [], []
+        for chat in chats:
+            prompt = self._token_ids(self._prompt(chat))
+            rows.extend(prompt + [t] for t in ids)
+            lengths.extend([1] * len(ids))
+        flat = self._score_token_lists(rows, lengths)
+        return np.asarray(flat, dtype=np.float32).reshape(len(chats), len(candidates))
+
+    def score_continuations(
+        self, chats: Sequence[Chat], continuations: Sequence[Sequence[str]]
+    ) -> list[np.ndarray]:
+        if len(continuations) != len(chats):
+            raise ValueError(f"continuations has {len(continuations)} lists for {len(chats)} chats")
+        rows, lengths, owners = [], [], []
+        for i, (chat, conts) in enumerate(zip(chats, continuations)):
+            prompt = self._token_ids(self._prompt(chat))
+            for text in conts:
+                cont = self._token_ids(text)
+                if not cont:
+                    raise ValueError(f"an empty continuation for chat {i}: {text!r}")
+                rows.append(prompt + cont)
+                lengths.append(len(cont))
+                owners.append(i)
+        flat = self._score_token_lists(rows, lengths)
+        out: list[list[float]] = [[] for _ in chats]
+        for i, score in zip(owners, flat):
+            out[i].append(score)
+        return [np.asarray(s, dtype=np.float32) for s in out]
