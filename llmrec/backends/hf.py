@@ -182,19 +182,17 @@ class TransformersBackend:
         return logits[:, -keep:, :]
 
     # -- batching ---------------------------------------------------------------------------
-    def _batch_size_for(self, longest: int, per_prompt: int = 1) -> int:
+    def _batch_size_for(self, longest: int) -> int:
         if self.batch_size is not None:
             return self.batch_size
-        return auto_batch_size(self.model, longest, per_prompt)
+        return auto_batch_size(self.model, longest)
 
-    def _batches(
-        self, lengths: Sequence[int], extra_tokens: int, per_prompt: int = 1
-    ) -> Iterator[list[int]]:
+    def _batches(self, lengths: Sequence[int], extra_tokens: int) -> Iterator[list[int]]:
         """Indices grouped into batches, longest prompts first (a memory error shows at once)."""
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         start = 0
         while start < len(order):
-            size = self._batch_size_for(lengths[order[start]] + extra_tokens, per_prompt)
+            size = self._batch_size_for(lengths[order[start]] + extra_tokens)
             yield order[start : start + size]
             start += size
 
@@ -202,9 +200,9 @@ class TransformersBackend:
     def generate(self, chats: Sequence[Chat], params: GenerationParams | None = None) -> list[str]:
         """One reply per chat (``params.n`` per chat, flattened in chat order).
 
-        Greedy when ``params.temperature == 0``; otherwise sampled, seeded by ``params.seed``
-        without touching the global torch RNG. The same inputs, seed and batch size give the
-        same text.
+        Greedy when ``params.temperature == 0``; otherwise sampled. With ``params.seed`` the
+        sample of a chat depends only on the seed, the chat and the sample index (not on the
+        other chats, the batch size or the global RNG); without one it uses torch's RNG.
         """
         params = params or GenerationParams()
         return self._generate_ids(self._encode_all(chats, params.max_new_tokens), params)
@@ -224,36 +222,47 @@ class TransformersBackend:
         return self._generate_ids(encoded, params)
 
     def _generate_ids(self, encoded: list[list[int]], params: GenerationParams) -> list[str]:
+        """Generate for token-id prompts; each prompt is repeated ``n`` times as batch rows.
+
+        With a seed, every row samples from its own stream seeded by the seed, its prompt and
+        its sample index (:mod:`llmrec.backends.seeded_sampling`), so a reply does not depend
+        on the batch it ran in: caches, resumed and sharded jobs agree with one big run.
+        """
         import torch
+        from transformers import LogitsProcessorList
+
+        from llmrec.backends.seeded_sampling import RowSeededSampler, row_seed
 
         if not encoded:
             return []
         replies: list[str] = [""] * (len(encoded) * params.n)
+        rows = [(i, j) for i in range(len(encoded)) for j in range(params.n)]
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
-            "num_return_sequences": params.n,
             "use_cache": True,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
-        if params.temperature > 0:
+        unseeded = params.temperature > 0 and params.seed is None
+        if unseeded:
             gen_kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
         else:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if params.stop:
             gen_kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-        lengths = [len(e) for e in encoded]
-        for number, batch in enumerate(self._batches(lengths, params.max_new_tokens, params.n)):
-            input_ids, attention = self._pad_left([encoded[i] for i in batch])
-            with torch.random.fork_rng(devices=_rng_devices(self.device)):
-                if params.seed is not None:
-                    torch.manual_seed(params.seed + number)
-                with torch.inference_mode():
-                    out = self.model.generate(
-                        input_ids=input_ids, attention_mask=attention, **gen_kwargs
-                    )  # (batch * n, width + new)
-            new = out[:, input_ids.shape[1] :].tolist()
-            for row, tokens in enumerate(new):
-                index, sample = batch[row // params.n], row % params.n
+        lengths = [len(encoded[i]) for i, _ in rows]
+        for batch in self._batches(lengths, params.max_new_tokens):
+            input_ids, attention = self._pad_left([encoded[rows[r][0]] for r in batch])
+            extra: dict[str, Any] = {}
+            if params.temperature > 0 and params.seed is not None:
+                seeds = [row_seed(params.seed, encoded[rows[r][0]], rows[r][1]) for r in batch]
+                sampler = RowSeededSampler(seeds, params.temperature, params.top_p)
+                extra["logits_processor"] = LogitsProcessorList([sampler])
+            with torch.inference_mode():
+                out = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention, **gen_kwargs, **extra
+                )  # (batch, width + new)
+            for r, tokens in zip(batch, out[:, input_ids.shape[1] :].tolist()):
+                index, sample = rows[r]
                 tokens = self._strip_after_eos(tokens)
                 self.usage.completion_tokens += len(tokens)
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -450,10 +459,6 @@ def _available_host_memory() -> int:
     except OSError:
         pass
     return 4 * 2**30
-
-
-def _rng_devices(device: Any) -> list[Any]:
-    return [device] if getattr(device, "type", "cpu") == "cuda" else []
 
 
 def _join_fingerprint(kind: str, weights: str, dtype: str, quantization: str | None) -> str:

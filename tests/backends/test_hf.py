@@ -53,6 +53,14 @@ def test_sampling_is_seeded_and_returns_n_per_chat(tiny_backend):
     assert len(set(first[:3])) > 1  # three samples of one chat differ
 
 
+def test_a_seeded_sample_does_not_depend_on_its_batch(tiny_backend):
+    params = GenerationParams(max_new_tokens=8, temperature=0.9, top_p=0.95, seed=3, n=2)
+    together = tiny_backend.generate(CHATS, params)
+    alone = [r for c in reversed(CHATS) for r in tiny_backend.generate([c], params)]
+    n = params.n
+    assert together == [r for k in reversed(range(len(CHATS))) for r in alone[k * n : (k + 1) * n]]
+
+
 def test_sampling_leaves_global_rng_alone(tiny_backend):
     torch.manual_seed(123)
     expected = torch.rand(3)
