@@ -34,6 +34,7 @@ class BadRows:
     count: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    notes: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("raise", "skip"):
@@ -47,12 +48,34 @@ class BadRows:
         if len(self.examples) < 10:
             self.examples.append(str(error))
 
+    def skip(self, error: DataFormatError | str, reason: str) -> None:
+        """Count a row dropped by an explicit policy (``unknown_items="skip"``, ``dedupe``)."""
+        self.count += 1
+        self.reasons[reason] += 1
+        if len(self.examples) < 10:
+            self.examples.append(str(error))
+
+    def note(self, reason: str, n: int = 1) -> None:
+        """Record something kept but worth reporting (duplicate rows kept, latin-1 lines)."""
+        if n:
+            self.notes[reason] += n
+
     def report(self) -> str:
+        kept = "; ".join(f"kept {n} {why}" for why, n in self.notes.most_common())
         if not self.count:
-            return "no rows skipped"
+            return "no rows skipped" + (f"; {kept}" if kept else "")
         parts = ", ".join(f"{n} {why}" for why, n in self.reasons.most_common())
-        return f"skipped {self.count} bad rows ({parts}); first: {self.examples[0]}"
+        text = f"skipped {self.count} rows ({parts}); first: {self.examples[0]}"
+        return text + (f"; {kept}" if kept else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "skipped": self.count,
+            "reasons": dict(self.reasons),
+            "kept": dict(self.notes),
+            "examples": list(self.examples),
+        }
 
     def log(self, path: object) -> None:
-        if self.count:
+        if self.count or self.notes:
             logger.warning("%s: %s", path, self.report())

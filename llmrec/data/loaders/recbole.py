@@ -16,7 +16,8 @@ import csv
 from pathlib import Path
 
 from llmrec.data.errors import BadRows, DataFormatError
-from llmrec.data.records import Interaction, InteractionDataset, Item, User
+from llmrec.data.loaders.common import assemble, check_policies, text_lines
+from llmrec.data.records import InteractionDataset, Item, User
 
 TITLE_FIELDS = ("movie_title", "title", "item_name", "name")
 GENRE_FIELDS = ("class", "genre", "genres", "categories")
@@ -27,48 +28,37 @@ VALID_TYPES = ("token", "token_seq", "float", "float_seq")
 
 def _read_atomic(path: Path, bad: BadRows):
     """Yield ``(line_no, {field: value})`` with typed values; the header is validated first."""
-    with open(path, encoding="utf-8", newline="") as handle:
+    lines = text_lines(path)
+    header_line = next(lines, "")
+    header = header_line.rstrip("\r\n").split("\t")
+    fields = []
+    for spec in header:
+        name, _, kind = spec.partition(":")
+        if kind not in VALID_TYPES:
+            raise DataFormatError(
+                path, 1, spec, f"header entries must be name:type with type in {VALID_TYPES}"
+            )
+        fields.append((name, kind))
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    for line_no, row in enumerate(reader, start=2):
+        if not row or row == [""]:
+            continue
+        if len(row) != len(fields):
+            bad.handle(
+                DataFormatError(
+                    path, line_no, None, f"has {len(row)} columns, expected {len(fields)}"
+                ),
+                "wrong column count",
+            )
+            continue
+        record = {}
         try:
-            header_line = handle.readline()
-        except UnicodeDecodeError as err:
-            raise DataFormatError(path, 1, None, f"is not UTF-8 text ({err.reason})") from err
-        header = header_line.rstrip("\r\n").split("\t")
-        fields = []
-        for spec in header:
-            name, _, kind = spec.partition(":")
-            if kind not in VALID_TYPES:
-                raise DataFormatError(
-                    path, 1, spec, f"header entries must be name:type with type in {VALID_TYPES}"
-                )
-            fields.append((name, kind))
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        line_no = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except UnicodeDecodeError as err:
-                raise DataFormatError(path, line_no + 1, None, "is not UTF-8 text") from err
-            line_no += 1
-            if not row or row == [""]:
-                continue
-            if len(row) != len(fields):
-                bad.handle(
-                    DataFormatError(
-                        path, line_no, None, f"has {len(row)} columns, expected {len(fields)}"
-                    ),
-                    "wrong column count",
-                )
-                continue
-            record = {}
-            try:
-                for (name, kind), raw in zip(fields, row):
-                    record[name] = _convert(raw, kind, path, line_no, name)
-            except DataFormatError as err:
-                bad.handle(err, "bad value")
-                continue
-            yield line_no, record
+            for (name, kind), raw in zip(fields, row):
+                record[name] = _convert(raw, kind, path, line_no, name)
+        except DataFormatError as err:
+            bad.handle(err, "bad value")
+            continue
+        yield line_no, record
 
 
 def _convert(raw: str, kind: str, path: Path, line: int, name: str):
@@ -96,6 +86,7 @@ def load_recbole(
     name: str | None = None,
     on_error: str = "raise",
     unknown_items: str = "raise",
+    dedupe: bool = False,
 ) -> InteractionDataset:
     """Load a RecBole atomic dataset from ``folder`` (files ``NAME.inter``/``.item``/``.user``).
 
@@ -105,13 +96,14 @@ def load_recbole(
         on_error: ``"raise"`` on the first malformed row, or ``"skip"`` and report the count.
         unknown_items: What to do with interactions whose item is not in ``.item``: ``"raise"``,
             ``"skip"`` (counted and reported) or ``"add"`` (a bare item titled by its id).
+        dedupe: Drop exact duplicate interaction rows (counted) instead of keeping them.
     """
     folder = Path(folder).expanduser()
     name = name or folder.name
     inter_path = folder / f"{name}.inter"
     if not inter_path.is_file():
         raise FileNotFoundError(f"{inter_path} not found (a RecBole dataset needs NAME.inter)")
-    bad = BadRows(on_error)
+    bad = check_policies(on_error, unknown_items)
 
     items: dict[str, Item] = {}
     item_path = folder / f"{name}.item"
@@ -153,34 +145,27 @@ def load_recbole(
                     rec["age"] = int(float(rec["age"]))
             users[uid] = User(uid, rec)
 
-    rows: list[Interaction] = []
+    rows, lines = [], []
     for line_no, rec in _read_atomic(inter_path, bad):
         for required in ("user_id", "item_id"):
             if required not in rec:
                 raise DataFormatError(inter_path, 1, required, "the .inter file needs this field")
-        iid = rec["item_id"]
-        if items and iid not in items:
-            if unknown_items == "add":
-                items[iid] = Item(iid, iid)
-            else:
-                bad_err = DataFormatError(
-                    inter_path, line_no, "item_id", f"item {iid!r} is not in {item_path.name}"
-                )
-                if unknown_items == "raise":
-                    raise bad_err
-                BadRows("skip").handle(bad_err, "unknown item")
-                bad.count += 1
-                bad.reasons["unknown item"] += 1
-                continue
         review = rec.get("review")
         if isinstance(review, tuple):
             review = " ".join(review)
         rows.append(
-            Interaction(rec["user_id"], iid, rec.get("timestamp"), rec.get("rating"), review)
+            (rec["user_id"], rec["item_id"], rec.get("timestamp"), rec.get("rating"), review)
         )
-    if not items:
-        items = {r.item_id: Item(r.item_id, r.item_id) for r in rows}
-    bad.log(inter_path)
-    dataset = InteractionDataset(items.values(), rows, users.values(), name=name)
-    dataset.load_report = bad  # type: ignore[attr-defined]
-    return dataset
+        lines.append(line_no)
+    return assemble(
+        inter_path,
+        rows,
+        lines,
+        items,
+        users,
+        bad,
+        unknown_items=unknown_items,
+        dedupe=dedupe,
+        name=name,
+        items_path=item_path,
+    )

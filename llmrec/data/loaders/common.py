@@ -1,0 +1,245 @@
+"""What every loader shares: reading text with exact line numbers, parsing interaction fields,
+and turning parsed rows into an :class:`InteractionDataset` under the bad-input policies.
+
+Policies (the same keywords on every loader):
+
+* ``on_error``: ``"raise"`` (default) on the first malformed row, naming file, line and field;
+  ``"skip"`` drops it, counts it by reason and logs a summary (``dataset.load_report``).
+* ``unknown_items``: interactions whose item is not in the catalogue: ``"raise"`` (default),
+  ``"skip"`` (counted) or ``"add"`` (a bare item titled by its id).
+* ``dedupe``: exact duplicate interaction rows are kept (and counted in the report) unless
+  ``dedupe=True``, which drops all but the first and counts them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llmrec.data.errors import BadRows, DataFormatError
+from llmrec.data.records import InteractionDataset, Item, User
+
+UNKNOWN_ITEM_POLICIES = ("raise", "skip", "add")
+INTERACTION_FIELDS = ("user_id", "item_id", "timestamp", "rating", "review")
+
+
+def open_binary(path: Path):
+    """Open a file for reading bytes, transparently un-gzipping ``*.gz``."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def text_lines(path: Path, encoding: str = "utf-8", fallback: str | None = None) -> Iterator[str]:
+    """Yield decoded lines (with their newline) of ``path``; line ``k`` is the ``k``-th yielded.
+
+    Args:
+        path: A text file, optionally gzipped.
+        encoding: The expected encoding.
+        fallback: Encoding to use for a line that ``encoding`` cannot decode (``"latin-1"`` for
+            MovieLens); without it such a line raises :class:`DataFormatError`.
+    """
+    with open_binary(path) as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                if fallback is None:
+                    bad = raw[err.start : err.start + 1].hex()
+                    raise DataFormatError(
+                        path,
+                        line_no,
+                        None,
+                        f"is not {encoding} text (byte 0x{bad} at column {err.start + 1}); "
+                        "pass encoding='latin-1' (or the file's encoding) if that is intended",
+                    ) from err
+                yield raw.decode(fallback)
+
+
+def check_policies(on_error: str, unknown_items: str) -> BadRows:
+    if unknown_items not in UNKNOWN_ITEM_POLICIES:
+        raise ValueError(
+            f"unknown_items must be one of {UNKNOWN_ITEM_POLICIES}, got {unknown_items!r}"
+        )
+    return BadRows(on_error)
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def parse_id(value: Any, path: Path, line: int | None, field: str) -> str:
+    if _blank(value):
+        raise DataFormatError(path, line, field, "expected a non-empty id, got nothing")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse_number(value: Any, path: Path, line: int | None, field: str) -> float | None:
+    """A float, or ``None`` for a blank cell."""
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise DataFormatError(path, line, field, f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataFormatError(path, line, field, f"expected a number, got {value!r}") from None
+    if math.isnan(number):
+        return None
+    return number
+
+
+def parse_timestamp(
+    value: Any, path: Path, line: int | None, field: str, unit: str = "s"
+) -> float | None:
+    """Seconds since the epoch from a number (in ``unit``: s or ms) or an ISO-8601 date string.
+
+    Naive dates are taken as UTC. Blank means unknown (``None``).
+    """
+    if _blank(value):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value) / (1000.0 if unit == "ms" else 1.0)
+    if isinstance(value, (datetime, pd.Timestamp)):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+        return stamp.timestamp()
+    text = str(value).strip()
+    try:
+        return float(text) / (1000.0 if unit == "ms" else 1.0)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DataFormatError(
+            path, line, field, f"expected seconds since the epoch or an ISO date, got {value!r}"
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+def parse_interaction(
+    record: Mapping[str, Any],
+    path: Path,
+    line: int | None,
+    columns: Mapping[str, str],
+    timestamp_unit: str = "s",
+) -> tuple[str, str, float | None, float | None, str | None]:
+    """``(user_id, item_id, timestamp, rating, review)`` from a raw record.
+
+    ``columns`` maps canonical names (:data:`INTERACTION_FIELDS`) to the record's keys; a
+    canonical name absent from ``columns`` is taken as missing (``None``).
+    """
+    user = parse_id(record.get(columns["user_id"]), path, line, columns["user_id"])
+    item = parse_id(record.get(columns["item_id"]), path, line, columns["item_id"])
+    ts = rating = review = None
+    if "timestamp" in columns:
+        key = columns["timestamp"]
+        ts = parse_timestamp(record.get(key), path, line, key, timestamp_unit)
+    if "rating" in columns:
+        rating = parse_number(record.get(columns["rating"]), path, line, columns["rating"])
+    if "review" in columns:
+        text = record.get(columns["review"])
+        review = None if _blank(text) else str(text)
+    return user, item, ts, rating, review
+
+
+def assemble(
+    path: Path,
+    rows: list[tuple[str, str, float | None, float | None, str | None]],
+    lines: list[int],
+    items: dict[str, Item],
+    users: dict[str, User],
+    bad: BadRows,
+    *,
+    unknown_items: str = "raise",
+    dedupe: bool = False,
+    name: str = "dataset",
+    items_path: Path | None = None,
+) -> InteractionDataset:
+    """Apply the unknown-item and duplicate policies and build the dataset.
+
+    Args:
+        path: The interactions file (for messages).
+        rows: Parsed ``(user, item, timestamp, rating, review)`` tuples in file order.
+        lines: The source line of each row.
+        items: The catalogue; empty means "no item file": items are made from the ids.
+        users: Users with attributes (users without interactions are kept, with empty history).
+        bad: The bad-row collector (its report is attached as ``dataset.load_report``).
+        unknown_items: ``"raise"``, ``"skip"`` or ``"add"``.
+        dedupe: Drop exact duplicate rows (counted) instead of keeping them (noted).
+        name: Dataset name.
+        items_path: The catalogue file, for messages.
+    """
+    frame = pd.DataFrame(rows, columns=list(INTERACTION_FIELDS))
+    line_arr = np.asarray(lines, dtype=np.int64)
+    if items:
+        unknown = ~frame["item_id"].isin(items.keys()).to_numpy()
+        if unknown.any():
+            where = items_path.name if items_path else "the catalogue"
+            first = int(np.flatnonzero(unknown)[0])
+            if unknown_items == "raise":
+                raise DataFormatError(
+                    path,
+                    int(line_arr[first]),
+                    "item_id",
+                    f"item {frame['item_id'].iat[first]!r} is not in {where} "
+                    f"({int(unknown.sum())} such rows; pass unknown_items='skip' or 'add')",
+                )
+            if unknown_items == "skip":
+                for k in np.flatnonzero(unknown):
+                    bad.skip(
+                        DataFormatError(
+                            path,
+                            int(line_arr[k]),
+                            "item_id",
+                            f"item {frame['item_id'].iat[k]!r} is not in {where}",
+                        ),
+                        "unknown item",
+                    )
+                frame, line_arr = frame[~unknown], line_arr[~unknown]
+            else:
+                for iid in pd.unique(frame["item_id"][unknown]):
+                    items[iid] = Item(iid, iid)
+                bad.note(
+                    "unknown items added to the catalogue",
+                    int(pd.unique(frame["item_id"][unknown]).size),
+                )
+    else:
+        for iid in pd.unique(frame["item_id"]):
+            items[iid] = Item(iid, iid)
+    duplicated = frame.duplicated(keep="first").to_numpy()
+    if duplicated.any():
+        if dedupe:
+            for k in np.flatnonzero(duplicated):
+                bad.skip(
+                    DataFormatError(path, int(line_arr[k]), None, "duplicates an earlier row"),
+                    "duplicate row",
+                )
+            frame = frame[~duplicated]
+        else:
+            bad.note("exact duplicate rows", int(duplicated.sum()))
+    bad.log(path)
+    dataset = InteractionDataset(items.values(), frame, users.values(), name=name)
+    dataset.load_report = bad  # type: ignore[attr-defined]
+    return dataset
+
+
+def first_key(record: Mapping[str, Any], names: Iterable[str]) -> str | None:
+    for key in names:
+        if key in record:
+            return key
+    return None

@@ -1,0 +1,320 @@
+"""Generic tables: CSV / TSV / JSON Lines / Parquet with a column mapping.
+
+The mapping goes from llmrec's names to yours: ``columns={"user_id": "uid", "item_id": "movie",
+"timestamp": "ts", "rating": "stars", "review": "text"}``. Unmapped optional fields are taken
+from same-named columns when present, else left empty. Item and user tables work the same way
+(``item_columns`` for ``item_id``/``title``/``genres``/``year``/``description``; every other
+column becomes an attribute).
+
+Timestamps may be numbers (seconds, or milliseconds with ``timestamp_unit="ms"``) or ISO dates
+(naive ones read as UTC). Error messages name the file, the line (for Parquet: the 1-based row)
+and the column.
+
+Example:
+    >>> from llmrec.data.loaders.table import load_table
+    >>> ds = load_table(
+    ...     "ratings.csv",
+    ...     columns={"user_id": "userId", "item_id": "movieId"},
+    ...     items="movies.csv",
+    ...     item_columns={"item_id": "movieId"},
+    ... )  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from llmrec.data.errors import BadRows, DataFormatError
+from llmrec.data.loaders.common import (
+    INTERACTION_FIELDS,
+    assemble,
+    check_policies,
+    parse_id,
+    parse_interaction,
+    parse_number,
+    text_lines,
+)
+from llmrec.data.loaders.jsonl import read_jsonl
+from llmrec.data.records import InteractionDataset, Item, User
+
+ITEM_FIELDS = ("item_id", "title", "genres", "year", "description")
+USER_FIELDS = ("user_id",)
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
+
+
+def table_kind(path: Path) -> str | None:
+    """``"csv"``, ``"tsv"``, ``"jsonl"`` or ``"parquet"`` from the name (``.gz`` allowed)."""
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, kind in (
+        (".csv", "csv"),
+        (".tsv", "tsv"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+    ):
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def read_records(
+    path: Path, bad: BadRows, sep: str | None = None, encoding: str = "utf-8"
+) -> tuple[list[str] | None, Iterator[tuple[int, dict[str, Any]]]]:
+    """``(header or None, iterator of (line_no, record))`` for any supported table file."""
+    kind = table_kind(path)
+    if kind in ("csv", "tsv"):
+        return _read_delimited(path, bad, sep or ("\t" if kind == "tsv" else ","), encoding)
+    if kind == "jsonl":
+        return None, read_jsonl(path, bad, encoding)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        names = table.column_names
+        return names, ((k + 1, rec) for k, rec in enumerate(table.to_pylist()))
+    raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
+
+
+def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
+    lines = text_lines(path, encoding)
+    reader = csv.reader(lines, delimiter=sep)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataFormatError(path, 1, None, "is empty; expected a header line") from None
+    header = [h.strip() for h in header]
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                bad.handle(
+                    DataFormatError(path, start, None, f"is not valid CSV ({err})"), "bad CSV"
+                )
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != len(header):
+                bad.handle(
+                    DataFormatError(
+                        path,
+                        start,
+                        None,
+                        f"has {len(row)} fields, expected {len(header)} (header: {header})",
+                    ),
+                    "wrong field count",
+                )
+                continue
+            yield start, dict(zip(header, row))
+
+    return header, rows()
+
+
+def resolve_columns(
+    mapping: Mapping[str, str] | None,
+    allowed: tuple[str, ...],
+    required: tuple[str, ...],
+    header: list[str] | None,
+    path: Path,
+) -> dict[str, str]:
+    """Complete a canonical -> source column mapping and check it against the header."""
+    mapping = dict(mapping or {})
+    unknown = set(mapping) - set(allowed)
+    if unknown:
+        raise ValueError(
+            f"column mapping keys {sorted(unknown)} are not llmrec fields; allowed: {allowed}"
+        )
+    for name in allowed:
+        present = name in header if header is not None else name in required
+        if name not in mapping and present:
+            mapping[name] = name
+    if header is not None:
+        for name in required:
+            if name not in mapping:
+                raise DataFormatError(
+                    path,
+                    1,
+                    name,
+                    f"no column for {name!r} in the header {header}; map one with "
+                    f"columns={{{name!r}: 'your_column'}}",
+                )
+        for name, source in mapping.items():
+            if source not in header:
+                raise DataFormatError(
+                    path, 1, source, f"column for {name!r} is not in the header {header}"
+                )
+    return mapping
+
+
+def _with_id(
+    columns: Mapping[str, str] | None, name: str, id_column: str | None, header: list[str] | None
+) -> dict[str, str]:
+    """Default an item/user table's id column to the interactions' one when that is there."""
+    out = dict(columns or {})
+    if name not in out and header is not None and name not in header and id_column in header:
+        out[name] = id_column
+    return out
+
+
+def _load_items(
+    path: Path,
+    columns: Mapping[str, str] | None,
+    bad: BadRows,
+    sep: str | None,
+    genre_sep: str,
+    encoding: str,
+    id_column: str | None,
+) -> dict[str, Item]:
+    header, records = read_records(path, bad, sep, encoding)
+    cols = resolve_columns(
+        _with_id(columns, "item_id", id_column, header), ITEM_FIELDS, ("item_id",), header, path
+    )
+    if header is None:  # JSON Lines: optional fields by their own names unless mapped
+        for name in ITEM_FIELDS:
+            cols.setdefault(name, name)
+    used = set(cols.values())
+    items: dict[str, Item] = {}
+    for line_no, rec in records:
+        try:
+            iid = parse_id(rec.get(cols["item_id"]), path, line_no, cols["item_id"])
+            genres = rec.get(cols["genres"]) if "genres" in cols else None
+            if isinstance(genres, str):
+                genres = [g.strip() for g in genres.split(genre_sep) if g.strip()]
+            elif genres is not None and not isinstance(genres, (list, tuple)):
+                raise DataFormatError(path, line_no, cols["genres"], "expected a list or string")
+            year = None
+            if "year" in cols:
+                number = parse_number(rec.get(cols["year"]), path, line_no, cols["year"])
+                year = None if number is None else int(number)
+        except DataFormatError as err:
+            bad.handle(err, "bad value")
+            continue
+        title = rec.get(cols.get("title", ""))
+        desc = rec.get(cols.get("description", ""))
+        attrs = {k: v for k, v in rec.items() if k not in used}
+        items[iid] = Item(
+            iid,
+            str(title) if title not in (None, "") else iid,
+            tuple(str(g) for g in genres or ()),
+            year,
+            None if desc in (None, "") else str(desc),
+            attrs,
+        )
+    return items
+
+
+def _load_users(
+    path: Path,
+    columns: Mapping[str, str] | None,
+    bad: BadRows,
+    sep: str | None,
+    encoding: str,
+    id_column: str | None,
+) -> dict[str, User]:
+    header, records = read_records(path, bad, sep, encoding)
+    cols = resolve_columns(
+        _with_id(columns, "user_id", id_column, header), USER_FIELDS, ("user_id",), header, path
+    )
+    users: dict[str, User] = {}
+    for line_no, rec in records:
+        try:
+            uid = parse_id(rec.get(cols["user_id"]), path, line_no, cols["user_id"])
+        except DataFormatError as err:
+            bad.handle(err, "bad value")
+            continue
+        users[uid] = User(uid, {k: v for k, v in rec.items() if k != cols["user_id"]})
+    return users
+
+
+def load_table(
+    path: str | Path,
+    columns: Mapping[str, str] | None = None,
+    items: str | Path | None = None,
+    item_columns: Mapping[str, str] | None = None,
+    users: str | Path | None = None,
+    user_columns: Mapping[str, str] | None = None,
+    *,
+    sep: str | None = None,
+    genre_sep: str = "|",
+    timestamp_unit: str = "s",
+    encoding: str = "utf-8",
+    name: str | None = None,
+    on_error: str = "raise",
+    unknown_items: str = "raise",
+    dedupe: bool = False,
+) -> InteractionDataset:
+    """Load interactions (and optionally items and users) from CSV, TSV, JSON Lines or Parquet.
+
+    Args:
+        path: The interactions table.
+        columns: llmrec name -> your column for ``user_id``, ``item_id``, ``timestamp``,
+            ``rating``, ``review``; unmapped ones default to same-named columns when present.
+        items: An item table; without one, the catalogue is the interacted item ids.
+        item_columns: Mapping for ``item_id``, ``title``, ``genres``, ``year``, ``description``;
+            ``item_id`` defaults to the interactions' item column when the table has it.
+        users: A user table; its users without interactions are kept (empty histories).
+        user_columns: Mapping for ``user_id`` (default as for ``item_columns``).
+        sep: Field separator for delimited files (default ``,`` for .csv, tab for .tsv).
+        genre_sep: Separator inside a string genres cell.
+        timestamp_unit: ``"s"`` or ``"ms"`` for numeric timestamps.
+        encoding: Text encoding; a line that does not decode raises naming file and line.
+        name: Dataset name; default the file stem.
+        on_error: ``"raise"`` or ``"skip"`` (counted, see ``dataset.load_report``).
+        unknown_items: ``"raise"``, ``"skip"`` or ``"add"``.
+        dedupe: Drop exact duplicate interaction rows.
+
+    Raises:
+        DataFormatError: a malformed row (file, line, field, what was expected).
+    """
+    if timestamp_unit not in ("s", "ms"):
+        raise ValueError(f"timestamp_unit must be 's' or 'ms', got {timestamp_unit!r}")
+    path = Path(path).expanduser()
+    bad = check_policies(on_error, unknown_items)
+    catalogue: dict[str, Item] = {}
+    items_path = None
+    if items is not None:
+        items_path = Path(items).expanduser()
+        catalogue = _load_items(
+            items_path, item_columns, bad, sep, genre_sep, encoding, (columns or {}).get("item_id")
+        )
+    people: dict[str, User] = {}
+    if users is not None:
+        user_id_column = (columns or {}).get("user_id")
+        people = _load_users(
+            Path(users).expanduser(), user_columns, bad, sep, encoding, user_id_column
+        )
+    header, records = read_records(path, bad, sep, encoding)
+    cols = resolve_columns(columns, INTERACTION_FIELDS, ("user_id", "item_id"), header, path)
+    if header is None:
+        for optional in ("timestamp", "rating", "review"):
+            cols.setdefault(optional, optional)
+    rows, lines = [], []
+    for line_no, rec in records:
+        try:
+            rows.append(parse_interaction(rec, path, line_no, cols, timestamp_unit))
+        except DataFormatError as err:
+            bad.handle(err, "bad value")
+            continue
+        lines.append(line_no)
+    stem = path.name.removesuffix(".gz")
+    stem = stem[: stem.rfind(".")] if "." in stem else stem
+    return assemble(
+        path,
+        rows,
+        lines,
+        catalogue,
+        people,
+        bad,
+        unknown_items=unknown_items,
+        dedupe=dedupe,
+        name=name or stem,
+        items_path=items_path,
+    )
