@@ -152,3 +152,19 @@ def test_hf_round_trip(tmp_path):
     renamed = inter.rename_column("user_id", "uid")
     again = from_hf(renamed, columns={"user_id": "uid"})
     assert again.interactions.equals(ds.interactions)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_written_tables_load_back(synthetic_world, tmp_path, fmt):
+    from llmrec.data.export import write_tables
+
+    ds = synthetic_world.dataset
+    write_tables(ds, tmp_path / fmt, fmt=fmt)
+    back = load_dataset(tmp_path / fmt)
+    assert back.interactions.equals(ds.interactions)
+    first = ds.item_ids[7]
+    assert back.items[first].genres == ds.items[first].genres
+    assert back.items[first].year == ds.items[first].year
+    assert back.items[first].attributes["director"] == ds.items[first].attributes["director"]
+    if fmt != "csv":  # CSV keeps every attribute as text
+        assert back.items == ds.items and back.users == ds.users

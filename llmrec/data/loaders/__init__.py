@@ -6,6 +6,7 @@ What the path is                       Loader
 folder with ``NAME.inter``             :func:`.recbole.load_recbole`
 folder with ``u.data`` / ``ratings.dat``  :func:`.movielens.load_movielens`
 folder saved by ``datasets``           :func:`.hf.from_hf` (``load_from_disk``)
+folder with ``interactions.jsonl``     :func:`.table.load_table` (+ ``items``/``users``)
 ``*.jsonl[.gz]`` with ``parent_asin``  :func:`.amazon.load_amazon` (``meta_*`` next to it)
 ``*.csv|tsv|jsonl|parquet[.gz]``       :func:`.table.load_table` (``columns=...``)
 =====================================  ==========================================
@@ -25,7 +26,8 @@ from llmrec.data.records import InteractionDataset
 
 
 def detect_format(path: Path) -> str:
-    """The loader name for ``path``: recbole, movielens, hf, amazon or table."""
+    """The loader name for ``path``: recbole, movielens, hf, tables, amazon or table."""
+    from llmrec.data.export import find_tables
     from llmrec.data.loaders.amazon import is_amazon_review
     from llmrec.data.loaders.jsonl import peek_jsonl
     from llmrec.data.loaders.movielens import is_movielens
@@ -40,9 +42,11 @@ def detect_format(path: Path) -> str:
             return "movielens"
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
             return "hf"
+        if find_tables(path):
+            return "tables"
         raise ValueError(
-            f"{path}: no loader recognises this folder (expected NAME.inter, u.data, ratings.dat "
-            "or a folder saved by datasets.save_to_disk)"
+            f"{path}: no loader recognises this folder (expected NAME.inter, u.data, ratings.dat, "
+            "interactions.jsonl|csv|parquet or a folder saved by datasets.save_to_disk)"
         )
     kind = table_kind(path)
     if kind == "jsonl" and is_amazon_review(peek_jsonl(path)):
@@ -72,8 +76,10 @@ def load_path(path: str | Path, **kwargs) -> InteractionDataset:
         from llmrec.data.loaders.recbole import load_recbole
 
         stem = next(path.glob("*.inter")).stem
-        kwargs.setdefault("name", stem)
-        return load_recbole(path, **kwargs)
+        label = kwargs.pop("name", None)
+        dataset = load_recbole(path, name=stem, **kwargs)
+        dataset.name = label or stem
+        return dataset
     if kind == "movielens":
         from llmrec.data.loaders.movielens import load_movielens
 
@@ -91,4 +97,12 @@ def load_path(path: str | Path, **kwargs) -> InteractionDataset:
         return load_amazon(path, **kwargs)
     from llmrec.data.loaders.table import load_table
 
+    if kind == "tables":
+        from llmrec.data.export import find_tables
+
+        tables = find_tables(path)
+        kwargs.setdefault("name", path.name)
+        return load_table(
+            tables["interactions"], items=tables.get("items"), users=tables.get("users"), **kwargs
+        )
     return load_table(path, **kwargs)
