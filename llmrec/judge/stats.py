@@ -1,0 +1,225 @@
+"""Agreement and separation statistics for judge validity, with bootstrap intervals.
+
+Small, pure, vectorised functions: each takes arrays and returns a number; none changes its
+inputs. Confidence intervals resample *users* (the independent units), not judgments.
+
+Example:
+    >>> from llmrec.judge.stats import roc_auc, cohen_kappa
+    >>> roc_auc([1, 0, 0], [0.9, 0.2, 0.4])
+    1.0
+    >>> round(cohen_kappa([1, 0, 1, 0], [1, 0, 0, 0]), 3)
+    0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+KAPPA_WEIGHTS = (None, "linear", "quadratic")
+
+
+def roc_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """Area under the ROC curve: ``P(score(pos) > score(neg)) + 0.5 P(tie)``.
+
+    Computed from mid-ranks (the Mann-Whitney U statistic), so ties count one half.
+
+    Args:
+        labels: 1 for positives, 0 for negatives, shape ``(n,)``.
+        scores: Higher means more likely positive, shape ``(n,)``.
+
+    Returns:
+        AUC in [0, 1]; ``nan`` when one class is absent.
+    """
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    if y.shape != s.shape:
+        raise ValueError(f"labels {y.shape} and scores {s.shape} differ in shape")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(s)  # mid-ranks for ties, 1-based
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def pairwise_accuracy(
+    better: Sequence[float] | np.ndarray, worse: Sequence[float] | np.ndarray
+) -> float:
+    """Share of pairs ordered correctly: ``mean(1[b > w] + 0.5 * 1[b == w])``.
+
+    Args:
+        better: Score of the item that should win, one per pair, shape ``(n_pairs,)``.
+        worse: Score of the item that should lose, shape ``(n_pairs,)``.
+    """
+    b, w = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)
+    if b.shape != w.shape or b.size == 0:
+        raise ValueError(f"better {b.shape} and worse {w.shape} must be equal, non-empty shapes")
+    return float(np.mean((b > w) + 0.5 * (b == w)))
+
+
+def cohen_kappa(
+    a: Sequence[int] | np.ndarray,
+    b: Sequence[int] | np.ndarray,
+    weights: str | None = None,
+    labels: Sequence[int] | None = None,
+) -> float:
+    """Cohen's kappa between two raters: ``1 - sum(W * O) / sum(W * E)``.
+
+    ``O`` is the observed confusion matrix (as proportions), ``E`` the outer product of the
+    marginals, and ``W`` the disagreement weights: 0/1 (unweighted), ``|i - j|`` (linear) or
+    ``(i - j)^2`` (quadratic) over the label positions. Unweighted this is
+    ``(p_o - p_e) / (1 - p_e)`` (Cohen 1960; weighted: Cohen 1968).
+
+    Args:
+        a: Labels of rater one, shape ``(n,)``.
+        b: Labels of rater two, shape ``(n,)``.
+        weights: ``None``, ``"linear"`` or ``"quadratic"``.
+        labels: The ordered label set; default the sorted union of both raters' labels.
+
+    Returns:
+        Kappa; 1.0 when both raters agree perfectly on a single label (no chance term), ``nan``
+        for empty input.
+    """
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(f"weights must be one of {KAPPA_WEIGHTS}, got {weights!r}")
+    x, y = np.asarray(a), np.asarray(b)
+    if x.shape != y.shape:
+        raise ValueError(f"rater arrays differ in shape: {x.shape} vs {y.shape}")
+    if x.size == 0:
+        return float("nan")
+    levels = np.asarray(sorted(set(x.tolist()) | set(y.tolist())) if labels is None else labels)
+    index = {v: k for k, v in enumerate(levels.tolist())}
+    k = len(levels)
+    observed = np.zeros((k, k))
+    for u, v in zip(x.tolist(), y.tolist(), strict=True):
+        observed[index[u], index[v]] += 1
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(1), observed.sum(0))
+    i, j = np.indices((k, k))
+    if weights is None:
+        w = (i != j).astype(float)
+    elif weights == "linear":
+        w = np.abs(i - j).astype(float)
+    else:
+        w = ((i - j) ** 2).astype(float)
+    denom = (w * expected).sum()
+    if denom == 0:
+        return 1.0 if (w * observed).sum() == 0 else float("nan")
+    return float(1.0 - (w * observed).sum() / denom)
+
+
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Spearman's rank correlation: Pearson correlation of mid-ranks; ``nan`` if one is constant."""
+    rx, ry = rankdata(np.asarray(x, float)), rankdata(np.asarray(y, float))
+    if rx.size < 2 or rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def kendall_tau(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Kendall's tau-b (tie-corrected), via scipy; ``nan`` if one input is constant."""
+    from scipy.stats import kendalltau
+
+    value = kendalltau(np.asarray(x, float), np.asarray(y, float)).statistic
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a percentile bootstrap confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def bootstrap_ci(
+    groups: Sequence[np.ndarray | Sequence[float]] | np.ndarray,
+    statistic: Callable[[np.ndarray], float] | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap interval of a statistic, resampling whole groups (users).
+
+    Args:
+        groups: One entry per independent unit; either a number per unit (1-D array) or an
+            array of rows per unit (the rows of resampled units are concatenated).
+        statistic: Function of the concatenated rows; default the mean.
+        n_boot: Resamples.
+        level: Coverage of the interval.
+        seed: Seed of the resampling generator.
+
+    Returns:
+        :class:`Interval` with the statistic on the full data and the percentile bounds.
+
+    Example:
+        >>> bootstrap_ci(np.array([0.5, 0.7, 0.9]), n_boot=200).value
+        0.7
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    stat = statistic or (lambda rows: float(np.mean(rows)))
+    units = [np.atleast_1d(np.asarray(g)) for g in groups]
+    units = [u for u in units if u.size]
+    if not units:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, level)
+    value = float(stat(np.concatenate(units)))
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for b in range(n_boot):
+        pick = rng.integers(0, len(units), size=len(units))
+        draws[b] = stat(np.concatenate([units[k] for k in pick]))
+    draws = draws[~np.isnan(draws)]
+    if draws.size == 0:
+        return Interval(value, float("nan"), float("nan"), len(units), level)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return Interval(value, float(low), float(high), len(units), level)
+
+
+def reliability_bins(
+    probs: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, n_bins: int = 10
+) -> dict[str, np.ndarray]:
+    """Equal-width bins of predicted probability: count, mean confidence, observed frequency.
+
+    Returns:
+        ``{"edges": (n_bins + 1,), "count": (n_bins,), "confidence": (n_bins,),
+        "frequency": (n_bins,)}``; empty bins hold ``nan`` confidence and frequency.
+    """
+    p = np.clip(np.asarray(probs, float), 0.0, 1.0)
+    y = np.asarray(labels, float)
+    if p.shape != y.shape:
+        raise ValueError(f"probs {p.shape} and labels {y.shape} differ in shape")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(which, weights=p, minlength=n_bins) / count
+        frequency = np.bincount(which, weights=y, minlength=n_bins) / count
+    return {"edges": edges, "count": count, "confidence": confidence, "frequency": frequency}
+
+
+def expected_calibration_error(
+    probs: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, n_bins: int = 10
+) -> float:
+    """ECE: ``sum_b (n_b / n) * |freq_b - conf_b|`` over equal-width probability bins."""
+    bins = reliability_bins(probs, labels, n_bins)
+    n = bins["count"].sum()
+    if n == 0:
+        return float("nan")
+    filled = bins["count"] > 0
+    gaps = np.abs(bins["frequency"][filled] - bins["confidence"][filled])
+    return float((bins["count"][filled] / n * gaps).sum())
