@@ -1,0 +1,252 @@
+"""``llmrec judge``: validate the LLM judge, compare two recommenders, measure injection.
+
+Examples:
+    llmrec judge validate --data ml-100k --users 50 --out runs/judge
+    llmrec judge validate --data synthetic --users 40 --out runs/judge
+    llmrec judge compare --data ml-100k --a runs/bpr.jsonl --b runs/pop.jsonl --k 10
+    llmrec judge injection --data ml-100k --users 30 --out runs/judge
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "judge"
+HELP = "profile-aware LLM judge: validity, calibration, recommender comparison, injection"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        default="ml-100k",
+        help="ml-100k, a dataset path, or 'synthetic' (default ml-100k)",
+    )
+    p.add_argument("--model", default="smollm2-135m-instruct", help="judge backend spec")
+    p.add_argument("--batch-size", type=int, default=None, help="prompts per forward pass")
+    p.add_argument("--cache", default=None, help="SQLite response cache for the backend")
+    p.add_argument("--profiles", default=None, help="profiles JSONL (default: build them)")
+    p.add_argument("--profile-model", default=None, help="profile backend (default: --model)")
+    p.add_argument("--users", type=int, default=50, help="users to sample (default 50)")
+    p.add_argument("--max-history", type=int, default=20, help="history items shown (20)")
+    p.add_argument("--synthetic-users", type=int, default=300, help="synthetic world size")
+    p.add_argument("--synthetic-items", type=int, default=400, help="synthetic catalogue size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/judge", help="output folder (default runs/judge)")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="judge_command", metavar="ACTION", required=True)
+    val = sub.add_parser("validate", help="AUC / agreement / calibration of the judge")
+    _common(val)
+    val.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="negatives per user (held-out; default 9) or items per user (synthetic; default 8)",
+    )
+    val.add_argument("--views", default="profile,history,both", help="judge views to compare")
+    val.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
+    val.add_argument(
+        "--calibrator", default="isotonic", help="temperature, platt, isotonic or none"
+    )
+    val.add_argument("--no-pairwise", action="store_true", help="skip the pairwise judge")
+    val.add_argument("--no-gold", action="store_true", help="synthetic: skip the gold-profile row")
+    val.add_argument("--n-boot", type=int, default=1000)
+    val.set_defaults(func=_validate)
+
+    cmp_ = sub.add_parser("compare", help="two recommenders' lists judged pairwise per user")
+    _common(cmp_)
+    cmp_.add_argument("--a", required=True, help="rankings of system A (.jsonl/.json/.tsv/.csv)")
+    cmp_.add_argument("--b", required=True, help="rankings of system B")
+    cmp_.add_argument("--k", type=int, default=10, help="list length shown (default 10)")
+    cmp_.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
+    cmp_.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
+    cmp_.set_defaults(func=_compare)
+
+    inj = sub.add_parser("injection", help="score shift caused by instructions in item text")
+    _common(inj)
+    inj.add_argument("--items-per-user", type=int, default=2)
+    inj.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
+    inj.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
+    inj.add_argument("--attacks", default=None, help="comma-separated attack names (default all)")
+    inj.set_defaults(func=_injection)
+
+
+def _setup(args: argparse.Namespace):
+    """Backend, dataset, split and (for synthetic) world from the common arguments."""
+    from llmrec.backends import load_backend
+    from llmrec.data import leave_one_out, load_dataset
+
+    world = None
+    if args.data == "synthetic":
+        from llmrec.data.synthetic import SyntheticConfig, generate_world
+
+        world = generate_world(
+            SyntheticConfig(
+                n_users=args.synthetic_users, n_items=args.synthetic_items, seed=args.seed
+            )
+        )
+        dataset = world.dataset
+    else:
+        dataset = load_dataset(args.data)
+    split = leave_one_out(dataset)
+    kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
+    backend = load_backend(args.model, cache=args.cache, **kwargs)
+    return backend, dataset, split, world
+
+
+def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dict[str, str]:
+    """Profiles of ``users`` from ``--profiles`` or built from ``split.train`` (cached in --out)."""
+    from pathlib import Path
+
+    from llmrec.judge.profiles import build_profiles, load_profiles
+
+    if args.profiles:
+        profiles = load_profiles(args.profiles)
+        missing = [u for u in users if u not in profiles]
+        if missing:
+            raise ValueError(
+                f"{args.profiles}: no profile for users {missing[:5]} (of {len(missing)})"
+            )
+        return profiles
+    path = Path(args.out) / f"profiles_{Path(str(args.data)).name}_seed{args.seed}.jsonl"
+    profile_backend = backend
+    if args.profile_model and args.profile_model != args.model:
+        from llmrec.backends import load_backend
+
+        profile_backend = load_backend(args.profile_model, cache=args.cache)
+    return build_profiles(profile_backend, split.train, users, path, progress=True)
+
+
+def _write(result: dict, out: str, stem: str, panels: dict | None = None) -> None:
+    import json
+    from pathlib import Path
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    if panels:
+        from llmrec.judge.plots import reliability_diagram
+
+        png = folder / f"{stem}_reliability.png"
+        reliability_diagram(panels, png, title=f"Judge calibration: {stem}")
+        result["reliability_png"] = str(png)
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmrec.judge.report import format_validation
+    from llmrec.judge.validate import (
+        ValidationConfig,
+        sample_users,
+        split_curves,
+        validate_heldout,
+        validate_synthetic,
+    )
+
+    views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+    synthetic = args.data == "synthetic"
+    cfg = ValidationConfig(
+        users=args.users,
+        candidates=args.candidates or (8 if synthetic else 9),
+        views=views,
+        mode=args.mode,
+        pairwise=not args.no_pairwise,
+        calibrator=None if args.calibrator == "none" else args.calibrator,
+        max_history=args.max_history,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    backend, dataset, split, world = _setup(args)
+    if synthetic:
+        users = sample_users(dataset.active_users(), cfg.users, cfg.seed)
+    else:
+        eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
+        users = sample_users(eligible, cfg.users, cfg.seed)
+    needs_profiles = any(v in ("profile", "both") for v in views)
+    profiles = _profiles(args, backend, split, users) if needs_profiles else {}
+    if synthetic:
+        result = validate_synthetic(
+            backend,
+            world,
+            split,
+            profiles,
+            cfg,
+            users,
+            include_gold=not args.no_gold,
+            progress=True,
+        )
+    else:
+        result = validate_heldout(backend, split, profiles, cfg, users, progress=True)
+    result["model"] = args.model
+    clean, panels = split_curves(result)
+    print(format_validation(clean))
+    _write(clean, args.out, f"validate_{Path(str(args.data)).name}_{args.mode}", panels)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from llmrec.judge.compare import compare_rankings, load_rankings
+    from llmrec.judge.context import UserContext
+    from llmrec.judge.pairwise import PairwiseJudge
+    from llmrec.judge.validate import sample_users
+
+    lists_a, lists_b = load_rankings(args.a), load_rankings(args.b)
+    shared = [u for u in lists_a if u in lists_b]
+    backend, dataset, split, _ = _setup(args)
+    users = sample_users(shared, args.users, args.seed)
+    profiles = _profiles(args, backend, split, users) if args.sees != "history" else {}
+    ctx = UserContext(profiles=profiles, history=split.train, max_history=args.max_history)
+    judge = PairwiseJudge(backend, ctx, sees=args.sees, mode=args.mode)
+    result = compare_rankings(judge, lists_a, lists_b, dataset.items, args.k, users, seed=args.seed)
+    result.update(a=str(args.a), b=str(args.b), model=args.model)
+    w = result["win_rate_a"]
+    print(
+        f"A={args.a} vs B={args.b}, {result['users']} users, top-{args.k}: "
+        f"win rate of A {w['value']:.3f} [{w['low']:.3f}, {w['high']:.3f}]; "
+        f"wins {result['wins_a']}/{result['wins_b']}, ties {result['ties']}, "
+        f"position bias {result['position_bias_rate']:.3f}"
+    )
+    _write(result, args.out, "compare")
+    return 0
+
+
+def _injection(args: argparse.Namespace) -> int:
+    from llmrec.judge.context import UserContext
+    from llmrec.judge.injection import (
+        attacks_by_name,
+        measure_pairwise_injection,
+        measure_pointwise_injection,
+    )
+    from llmrec.judge.pairwise import PairwiseJudge
+    from llmrec.judge.pointwise import PointwiseJudge
+    from llmrec.judge.report import format_injection
+    from llmrec.judge.validate import heldout_candidates, sample_users
+
+    backend, dataset, split, _ = _setup(args)
+    eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
+    users = sample_users(eligible, args.users, args.seed)
+    profiles = _profiles(args, backend, split, users) if args.sees != "history" else {}
+    ctx = UserContext(profiles=profiles, history=split.train, max_history=args.max_history)
+    names = args.attacks.split(",") if args.attacks else None
+    attacks = attacks_by_name(names)
+    cands = heldout_candidates(split, users, max(2, args.items_per_user), args.seed)
+    items = split.train.items
+    pairs = [(u, items[i]) for u, pos, negs in cands for i in [pos, *negs][: args.items_per_user]]
+    triples = [(u, items[negs[0]], items[negs[1]]) for u, _, negs in cands]
+    pointwise = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
+    pairwise = PairwiseJudge(backend, ctx, sees=args.sees, mode=args.mode)
+    result = {
+        "model": args.model,
+        "data": args.data,
+        "users": len(users),
+        "judge": pointwise.describe(),
+        "pointwise": measure_pointwise_injection(pointwise, pairs, attacks, args.seed),
+        "pairwise": measure_pairwise_injection(pairwise, triples, attacks, args.seed),
+    }
+    print(format_injection(result))
+    _write(result, args.out, f"injection_{args.data}_{args.mode}")
+    return 0
