@@ -486,6 +486,7 @@ class _Latent:
     genre_pref_after: np.ndarray  # (n_users, n_genres) current weights
     attr_like: np.ndarray  # (n_users, n_kinds) liked value code or -1
     attr_dislike: np.ndarray  # (n_users, n_kinds) disliked value code or -1
+    attr_sizes: tuple[int, ...]  # number of values of each attribute kind
     recency: np.ndarray  # (n_users,) +1 recent, -1 classics, 0
     bias: np.ndarray  # (n_users,) rating bias
     drift_at: np.ndarray  # (n_users,) drift time, +inf without drift
@@ -593,24 +594,44 @@ def _to_rating(values: np.ndarray, offset: float) -> np.ndarray:
 def _affinity(
     lat: _Latent, cfg: SyntheticConfig, rows: np.ndarray, cols: np.ndarray, at: float | None
 ) -> np.ndarray:
+    """Affinity of users ``rows`` for items ``cols``, shape ``(len(rows), len(cols))``."""
+    from scipy.sparse import csr_matrix
+
     pref = lat.genre_pref_after[rows]
     if at is not None:
         before = lat.drift_at[rows] > at
         pref = np.where(before[:, None], lat.genre_pref_before[rows], pref)
-    genre = np.clip(pref @ lat.item_genres[cols].T, -2.0, 2.0)  # (users, items)
-    attr = np.zeros_like(genre)
-    for k in range(lat.item_attr.shape[1]):
-        codes = lat.item_attr[cols, k][None, :]  # (1, items)
-        attr += cfg.attribute_weight * (lat.attr_like[rows, k][:, None] == codes)
-        attr -= cfg.attribute_weight * (lat.attr_dislike[rows, k][:, None] == codes)
-    style = cfg.recency_weight * lat.recency[rows, None] * lat.year_z[None, cols]
-    return (genre + attr + style + lat.quality[None, cols]).astype(np.float64)
+    out = pref @ lat.item_genres[cols].T  # (users, items)
+    np.clip(out, -2.0, 2.0, out=out)
+    # Attribute term as one sparse product: users hold +w / -w on their liked / disliked values.
+    offsets = np.cumsum([0, *lat.attr_sizes[:-1]])  # (kinds,)
+    n_values = int(sum(lat.attr_sizes))
+    codes = np.concatenate([lat.attr_like[rows], lat.attr_dislike[rows]], axis=1)  # (users, 2k)
+    signs = np.repeat([cfg.attribute_weight, -cfg.attribute_weight], len(offsets))
+    user_row, slot = np.nonzero(codes >= 0)
+    user_attr = csr_matrix(
+        (signs[slot], (user_row, codes[user_row, slot] + np.tile(offsets, 2)[slot])),
+        shape=(len(rows), n_values),
+    )
+    item_onehot = np.zeros((n_values, len(cols)))  # (values, items)
+    item_onehot[lat.item_attr[cols] + offsets, np.arange(len(cols))[:, None]] = 1.0
+    out += user_attr @ item_onehot
+    if cfg.recency_weight:
+        out += np.outer(cfg.recency_weight * lat.recency[rows], lat.year_z[cols])
+    out += lat.quality[None, cols]
+    return out
 
 
-def _gumbel_top(rng: np.random.Generator, logits: np.ndarray) -> np.ndarray:
-    """Column order of a weighted sample without replacement per row (Gumbel top-k)."""
+def _gumbel_top(rng: np.random.Generator, logits: np.ndarray, k: int | None = None) -> np.ndarray:
+    """First ``k`` columns of a weighted sample without replacement per row (Gumbel top-k)."""
     keys = logits + rng.gumbel(size=logits.shape)
-    return np.argsort(-keys, axis=1, kind="stable")
+    k = keys.shape[1] if k is None else min(k, keys.shape[1])
+    if k < keys.shape[1]:
+        top = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+    else:
+        top = np.broadcast_to(np.arange(keys.shape[1]), keys.shape)
+    order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def _titles(rng: np.random.Generator, n: int) -> list[str]:
@@ -697,6 +718,52 @@ def _pick_styles(rng: np.random.Generator, n_users: int) -> list[list[str]]:
     return [[STYLE_GROUPS[g][c - 1] for g, c in enumerate(row) if c] for row in chosen.tolist()]
 
 
+def _sample_histories(
+    rng: np.random.Generator,
+    lat: _Latent,
+    cfg: SyntheticConfig,
+    lengths: np.ndarray,
+    cut: np.ndarray,
+    temperature: np.ndarray,
+    log_pop: np.ndarray,
+    chunk_cells: int = 4_000_000,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw each user's items without replacement; chunks of users bound the memory.
+
+    The first ``cut[u]`` items follow the earlier tastes, the remaining ``lengths[u] - cut[u]``
+    (drifting users only) the current ones, never repeating an item.
+
+    Returns:
+        ``(user_rows, item_cols, phase)`` flat arrays (phase 0 = before the drift, 1 = after).
+    """
+    n_users, n_items = len(lengths), len(log_pop)
+    all_cols = np.arange(n_items)
+    width = int(lengths.max())
+    slot = np.arange(width)[None, :]
+    step = max(1, chunk_cells // n_items)
+    users, items, phases = [], [], []
+    for start in range(0, n_users, step):
+        rows = np.arange(start, min(start + step, n_users))
+        aff = _affinity(lat, cfg, rows, all_cols, at=-np.inf)  # (chunk, items), earlier tastes
+        order = _gumbel_top(rng, aff / temperature[rows, None] + log_pop, width)  # (chunk, width)
+        keep = slot < cut[rows, None]
+        users.append(np.broadcast_to(rows[:, None], order.shape)[keep])
+        items.append(order[keep])
+        phases.append(np.zeros(int(keep.sum()), dtype=np.int64))
+        later = np.flatnonzero(lengths[rows] > cut[rows])  # chunk positions of drifting users
+        if later.size:
+            d = rows[later]
+            logits = _affinity(lat, cfg, d, all_cols, at=None) / temperature[d, None] + log_pop
+            rr, cc = np.nonzero(keep[later])
+            logits[rr, order[later[rr], cc]] = -np.inf  # no item twice in one history
+            after = _gumbel_top(rng, logits, width)
+            keep_after = slot < (lengths[d] - cut[d])[:, None]
+            users.append(np.broadcast_to(d[:, None], after.shape)[keep_after])
+            items.append(after[keep_after])
+            phases.append(np.ones(int(keep_after.sum()), dtype=np.int64))
+    return np.concatenate(users), np.concatenate(items), np.concatenate(phases)
+
+
 def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> SyntheticWorld:
     """Generate a seeded synthetic world (10k users in a few seconds on a laptop CPU).
 
@@ -778,6 +845,7 @@ def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> S
         genre_pref_after=pref_after,
         attr_like=attr_like,
         attr_dislike=attr_dislike,
+        attr_sizes=tuple(len(values[kind]) for kind in ATTRIBUTE_KINDS),
         recency=recency,
         bias=bias,
         drift_at=np.full(n_users, np.inf),
@@ -795,31 +863,8 @@ def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> S
     cut = np.where(drifts, np.rint(lengths * rng.uniform(0.3, 0.7, n_users)), lengths)
     cut = cut.astype(np.int64)  # interactions drawn with the earlier tastes
 
-    all_rows, all_cols = np.arange(n_users), np.arange(n_items)
-    log_pop = cfg.popularity_bias * np.log(popularity)[None, :]
-    aff_before = _affinity(latent, cfg, all_rows, all_cols, at=-np.inf)
-    order_before = _gumbel_top(rng, aff_before / temperature[:, None] + log_pop)
-    width_max = int(lengths.max())
-    slot = np.arange(width_max)[None, :]
-    first = order_before[:, :width_max]
-    keep_first = slot < cut[:, None]
-    user_of = np.broadcast_to(np.arange(n_users)[:, None], first.shape)
-    phase_users = [user_of[keep_first]]
-    phase_items = [first[keep_first]]
-    phase_flag = [np.zeros(int(keep_first.sum()), dtype=np.int64)]
-    if d.size:
-        aff_after_d = _affinity(latent, cfg, d, all_cols, at=None)
-        logits = aff_after_d / temperature[d, None] + log_pop
-        rr, cc = np.nonzero(keep_first[d])
-        logits[rr, order_before[d[rr], cc]] = -np.inf  # no item twice in one history
-        order_after = _gumbel_top(rng, logits)[:, :width_max]
-        keep_after = slot < (lengths[d] - cut[d])[:, None]
-        phase_users.append(np.broadcast_to(d[:, None], order_after.shape)[keep_after])
-        phase_items.append(order_after[keep_after])
-        phase_flag.append(np.ones(int(keep_after.sum()), dtype=np.int64))
-    u_idx = np.concatenate(phase_users)
-    i_idx = np.concatenate(phase_items)
-    phase = np.concatenate(phase_flag)
+    log_pop = cfg.popularity_bias * np.log(popularity)
+    u_idx, i_idx, phase = _sample_histories(rng, latent, cfg, lengths, cut, temperature, log_pop)
     # Random order within each (user, phase): the Gumbel order would put favourites first.
     perm = np.lexsort((rng.random(u_idx.size), phase, u_idx))
     u_idx, i_idx, phase = u_idx[perm], i_idx[perm], phase[perm]

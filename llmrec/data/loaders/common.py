@@ -234,7 +234,7 @@ def assemble(
             bad.note("exact duplicate rows", int(duplicated.sum()))
     bad.log(path)
     dataset = InteractionDataset(items.values(), frame, users.values(), name=name)
-    dataset.load_report = bad  # type: ignore[attr-defined]
+    dataset.load_report = bad
     return dataset
 
 
