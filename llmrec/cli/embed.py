@@ -1,0 +1,136 @@
+"""``llmrec embed``: encode users, train an instruction-aware encoder, evaluate embeddings."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "embed"
+HELP = "instruction-aware user embeddings: encode users, train on UserQA, evaluate"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="embed_command", metavar="ACTION", required=True)
+
+    users = sub.add_parser("users", help="embed the users of a dataset into a table")
+    users.add_argument("--data", default="ml-100k", help="dataset name or path")
+    users.add_argument(
+        "--model", default="all-minilm-l6-v2", help="alias, hub id or trained folder"
+    )
+    users.add_argument("--instruction", default=None, help="instruction I (default: none)")
+    users.add_argument(
+        "--sources",
+        nargs="+",
+        default=None,
+        help="user sources: profile attributes history (default: the model's, else attributes history)",
+    )
+    users.add_argument("--profiles", default=None, help="JSONL of {user_id, profile} records")
+    users.add_argument("--max-history-tokens", type=int, default=None)
+    users.add_argument(
+        "--split",
+        choices=["loo", "none"],
+        default="loo",
+        help="loo: embed from leave-one-out training interactions (default); none: all of them",
+    )
+    users.add_argument("--batch-size", type=int, default=32)
+    users.add_argument("--device", default=None)
+    users.add_argument("--items", default=None, help="also write item embeddings to this path")
+    users.add_argument(
+        "--out", required=True, help="output table (.safetensors or .parquet, with ids)"
+    )
+    users.set_defaults(func=_users)
+
+    train = sub.add_parser(
+        "train",
+        help="train on UserQA (same as recipes/embed.py)",
+        description="Train with recipes/embed.py's arguments: --config YAML, then overrides "
+        "such as --output_dir DIR --num_train_epochs 2 (dataclass < YAML < command line).",
+    )
+    train.add_argument(
+        "--config", required=True, help="recipe YAML, e.g. recipes/minilm/embed/config_full.yaml"
+    )
+    train.add_argument("overrides", nargs=argparse.REMAINDER, help="--key value pairs")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="probes, retrieval and instruction sensitivity with CIs")
+    ev.add_argument("--data", default="ml-100k")
+    ev.add_argument("--trained", default=None, help="a trained encoder folder to add to the table")
+    ev.add_argument("--base", default="all-minilm-l6-v2", help="the untuned encoder")
+    ev.add_argument("--eval-fraction", type=float, default=0.5)
+    ev.add_argument("--split-seed", type=int, default=0)
+    ev.add_argument("--max-users", type=int, default=None, help="cap evaluation users (quick runs)")
+    ev.add_argument("--max-history-tokens", type=int, default=64)
+    ev.add_argument("--k", type=int, default=10)
+    ev.add_argument("--n-boot", type=int, default=1000)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default=None)
+    ev.add_argument("--out", default="results.json", help="where to write results.json")
+    ev.set_defaults(func=_eval)
+
+
+def _users(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmrec.data import leave_one_out, load_dataset
+    from llmrec.embeddings.encoder import UserEncoder
+    from llmrec.embeddings.train import read_profiles
+
+    data = load_dataset(args.data)
+    dataset = leave_one_out(data).train if args.split == "loo" else data
+    kwargs = {"batch_size": args.batch_size, "show_progress": True}
+    if args.max_history_tokens:
+        kwargs["max_history_tokens"] = args.max_history_tokens
+    if args.sources:
+        kwargs["sources"] = tuple(args.sources)
+    encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
+    profiles = read_profiles(args.profiles) if args.profiles else None
+    table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
+    table.metadata["split"] = args.split
+    print(f"{len(table)} users x {table.dim} -> {table.save(args.out)}")
+    if args.items:
+        items = encoder.encode_items(dataset.items)
+        print(f"{len(items)} items x {items.dim} -> {items.save(Path(args.items))}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from trl import TrlParser
+
+    from llmrec.embeddings.train import EmbedModelArguments, EmbedScriptArguments, run_training
+
+    parser = TrlParser(
+        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
+    )
+    argv = ["--config", args.config] + [a for a in args.overrides if a != "--"]
+    script_args, training_args, model_args = parser.parse_args_and_config(argv)
+    print(f"saved the user encoder to {run_training(script_args, training_args, model_args)}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from llmrec.embeddings.evaluate import evaluate_embeddings
+
+    result = evaluate_embeddings(
+        args.data,
+        trained=args.trained,
+        base=args.base,
+        eval_fraction=args.eval_fraction,
+        split_seed=args.split_seed,
+        max_users=args.max_users,
+        max_history_tokens=args.max_history_tokens,
+        k=args.k,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        device=args.device,
+        show_progress=True,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(result["table"])
+    print(f"majority-class accuracy: {result['majority']}")
+    print(f"wrote {out} ({result['seconds']} s)")
+    return 0

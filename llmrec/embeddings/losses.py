@@ -1,0 +1,158 @@
+"""The contrastive-autoregressive objective of instruction-aware user encoders.
+
+Contrastive term (InfoNCE with in-batch negatives, sentence-transformers'
+``MultipleNegativesRankingLoss``): for a batch of users ``u_i = f(X_i, I_i)`` and answer
+embeddings ``a_i = g(A_i)`` (same encoder),
+
+    L_con = -1/B sum_i log( exp(s * cos(u_i, a_i)) / sum_j exp(s * cos(u_i, a_j)) ),  s = 20.
+
+Autoregressive term (optional): a small causal LM generates the answer's tokens from the user
+embedding, which a linear map turns into ``P`` prefix vectors in the LM's input space
+(``(B, dim) -> (B, P, hidden)``):
+
+    L_ar = -1/T sum_t log p_LM(A_t | prefix(u), A_<t).
+
+The LM is frozen by default, so the gradient flows into the projection and, through ``u``, into
+the user encoder. Total loss ``L_con + ar_weight * L_ar``; both parts are logged separately by
+the trainer. The dataset carries the LM's answer token ids (padded with -100) in its ``label``
+column, which the sentence-transformers collator passes to the loss untouched.
+
+Example:
+    >>> loss = UserContrastiveLoss(model)  # doctest: +SKIP
+    >>> trainer = SentenceTransformerTrainer(model=model, train_dataset=ds, loss=loss)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class PrefixAnswerHead(nn.Module):
+    """A causal LM that scores an answer given the user embedding as a soft prefix.
+
+    Args:
+        lm: A Hugging Face causal LM (``AutoModelForCausalLM``).
+        dim: User embedding size.
+        n_prefix: Prefix vectors the embedding is projected to.
+        train_lm: Train the LM too (default: frozen, only the projection learns).
+        pad_token_id: Id used for padding positions (default the LM's pad or eos id).
+    """
+
+    def __init__(
+        self,
+        lm: Any,
+        dim: int,
+        n_prefix: int = 4,
+        train_lm: bool = False,
+        pad_token_id: int | None = None,
+    ) -> None:
+        super().__init__()
+        if n_prefix < 1:
+            raise ValueError(f"n_prefix must be >= 1, got {n_prefix}")
+        self.lm = lm
+        self.n_prefix = n_prefix
+        hidden = int(lm.config.hidden_size)
+        self.hidden = hidden
+        self.proj = nn.Linear(dim, n_prefix * hidden)
+        nn.init.normal_(self.proj.weight, std=0.02)
+        nn.init.zeros_(self.proj.bias)
+        for p in self.lm.parameters():
+            p.requires_grad_(train_lm)
+        if pad_token_id is None:
+            pad_token_id = lm.config.pad_token_id
+            if pad_token_id is None:
+                pad_token_id = lm.config.eos_token_id
+        self.pad_token_id = int(pad_token_id if isinstance(pad_token_id, int) else pad_token_id[0])
+
+    def forward(self, user: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+        """Mean token cross-entropy of the answers.
+
+        Args:
+            user: ``(batch, dim)`` user embeddings.
+            answer_ids: ``(batch, length)`` answer token ids, ``-100`` at padding.
+
+        Returns:
+            Scalar loss.
+        """
+        batch = user.shape[0]
+        prefix = self.proj(user).view(batch, self.n_prefix, self.hidden)  # (B, P, H)
+        valid = answer_ids != -100  # (B, L)
+        ids = answer_ids.masked_fill(~valid, self.pad_token_id)  # (B, L)
+        embed = self.lm.get_input_embeddings()(ids)  # (B, L, H)
+        inputs = torch.cat([prefix.to(embed.dtype), embed], dim=1)  # (B, P+L, H)
+        ones = torch.ones(batch, self.n_prefix, dtype=torch.long, device=user.device)
+        attention = torch.cat([ones, valid.long()], dim=1)  # (B, P+L)
+        ignore = torch.full((batch, self.n_prefix), -100, dtype=torch.long, device=user.device)
+        labels = torch.cat([ignore, answer_ids], dim=1)  # (B, P+L)
+        return self.lm(inputs_embeds=inputs, attention_mask=attention, labels=labels).loss
+
+
+class UserContrastiveLoss(nn.Module):
+    """InfoNCE of user(X, I) against the answer, with optional fusion and autoregressive term.
+
+    Column layout the loss expects (in dataset order): ``n_sources`` anchor columns (one per
+    source when a fusion adapter is used, else one joined text), then the answer column, then
+    optionally ``label`` (answer token ids for the autoregressive term).
+
+    Args:
+        model: The ``SentenceTransformer`` being trained.
+        fusion: A :class:`~llmrec.embeddings.fusion.FusionAdapter` (its parameters are trained),
+            or ``None`` for a single anchor column.
+        answer_head: A :class:`PrefixAnswerHead` for the autoregressive term, or ``None``.
+        ar_weight: Weight of the autoregressive term.
+        scale: Inverse temperature of the InfoNCE softmax (20 = sentence-transformers default).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        fusion: nn.Module | None = None,
+        answer_head: PrefixAnswerHead | None = None,
+        ar_weight: float = 0.5,
+        scale: float = 20.0,
+    ) -> None:
+        super().__init__()
+        from sentence_transformers.sentence_transformer.losses import (
+            MultipleNegativesRankingLoss,
+        )
+
+        self.model = model
+        self.fusion = fusion
+        self.answer_head = answer_head
+        self.ar_weight = ar_weight
+        self.n_sources = len(fusion.sources) if fusion is not None else 1
+        self.infonce = MultipleNegativesRankingLoss(model, scale=scale)
+
+    def user_embeddings(self, sentence_features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """``(batch, dim)`` user embeddings from the anchor columns."""
+        anchors = [
+            self.model(f)["sentence_embedding"] for f in sentence_features[: self.n_sources]
+        ]  # n_sources x (B, dim)
+        if self.fusion is None:
+            return anchors[0]
+        return self.fusion(torch.stack(anchors, dim=1))  # (B, S, dim) -> (B, dim)
+
+    def forward(
+        self, sentence_features: Iterable[dict[str, torch.Tensor]], labels: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        features = list(sentence_features)
+        if len(features) != self.n_sources + 1:
+            raise ValueError(
+                f"expected {self.n_sources} anchor column(s) and one answer column, "
+                f"got {len(features)} text columns"
+            )
+        user = self.user_embeddings(features)  # (B, dim)
+        answer = self.model(features[-1])["sentence_embedding"]  # (B, dim)
+        losses = {"contrastive": self.infonce.compute_loss_from_embeddings([user, answer], labels)}
+        if self.answer_head is not None:
+            if labels is None or labels.dim() != 2:
+                raise ValueError(
+                    "the autoregressive term needs answer token ids in a 'label' column "
+                    "(build the dataset with an answer tokenizer)"
+                )
+            losses["autoregressive"] = self.ar_weight * self.answer_head(user, labels.long())
+        return losses

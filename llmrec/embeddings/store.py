@@ -1,0 +1,132 @@
+"""Embedding tables: ids plus a float matrix, saved as safetensors or Parquet.
+
+``.safetensors`` keeps the matrix as one tensor and the ids and metadata as JSON in the header
+(loads memory-mapped, fast for big tables); ``.parquet`` gives one row per id with an ``id``
+column and an ``embedding`` list column, readable from pandas, polars, Spark or DuckDB.
+
+Example:
+    >>> import numpy as np
+    >>> from llmrec.embeddings.store import EmbeddingTable
+    >>> table = EmbeddingTable(["u1", "u2"], np.eye(2, dtype=np.float32), {"model": "minilm"})
+    >>> table.save("/tmp/users.safetensors")  # doctest: +SKIP
+    >>> EmbeddingTable.load("/tmp/users.safetensors").vector("u2")  # doctest: +SKIP
+    array([0., 1.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMATS = (".safetensors", ".parquet")
+
+
+@dataclass(frozen=True)
+class EmbeddingTable:
+    """Row ``i`` of ``vectors`` is the embedding of ``ids[i]``.
+
+    Args:
+        ids: Unique string ids.
+        vectors: ``(n, dim)`` float array.
+        metadata: JSON-serialisable provenance (model, instruction, sources, ...).
+    """
+
+    ids: Sequence[str]
+    vectors: np.ndarray
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ids = [str(i) for i in self.ids]
+        vectors = np.asarray(self.vectors)
+        if vectors.ndim != 2 or vectors.shape[0] != len(ids):
+            raise ValueError(
+                f"vectors must have shape (len(ids)={len(ids)}, dim), got {vectors.shape}"
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "vectors", vectors)
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {i: n for n, i in enumerate(self.ids)}
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def vector(self, id_: str) -> np.ndarray:
+        if str(id_) not in self.index:
+            raise KeyError(f"id {id_!r} not in the table ({len(self)} ids)")
+        return self.vectors[self.index[str(id_)]]
+
+    def take(self, ids: Sequence[str]) -> np.ndarray:
+        """``(len(ids), dim)`` rows for ``ids``; raises ``KeyError`` naming a missing id."""
+        missing = [i for i in ids if str(i) not in self.index]
+        if missing:
+            raise KeyError(f"{len(missing)} ids not in the table, e.g. {missing[:3]}")
+        return self.vectors[[self.index[str(i)] for i in ids]]
+
+    def save(self, path: str | Path) -> Path:
+        """Write to ``path`` (``.safetensors`` or ``.parquet``, chosen by the suffix)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".safetensors":
+            from safetensors.numpy import save_file
+
+            header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
+            save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(path), header)
+        elif path.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
+            column = pa.FixedSizeListArray.from_arrays(flat, self.dim)
+            table = pa.table({"id": pa.array(self.ids, pa.string()), "embedding": column})
+            table = table.replace_schema_metadata({"llmrec": json.dumps(self.metadata)})
+            pq.write_table(table, str(path))
+        else:
+            raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingTable:
+        """Read a table written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as handle:
+                header = handle.metadata() or {}
+                vectors = handle.get_tensor("embeddings")
+            if "ids" not in header:
+                raise ValueError(f"{path}: no 'ids' in the safetensors header; not an llmrec table")
+            return cls(json.loads(header["ids"]), vectors, json.loads(header.get("metadata", "{}")))
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(str(path))
+            if not {"id", "embedding"} <= set(table.column_names):
+                raise ValueError(
+                    f"{path}: needs columns 'id' and 'embedding', has {table.column_names}"
+                )
+            column = table.column("embedding").combine_chunks()
+            dim = column.type.list_size if hasattr(column.type, "list_size") else None
+            flat = column.flatten().to_numpy(zero_copy_only=False)
+            n = table.num_rows
+            vectors = flat.reshape(n, dim if dim else (len(flat) // max(n, 1)))
+            meta = (table.schema.metadata or {}).get(b"llmrec", b"{}")
+            return cls(table.column("id").to_pylist(), vectors, json.loads(meta))
+        raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")

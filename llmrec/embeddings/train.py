@@ -1,0 +1,318 @@
+"""Training an instruction-aware user encoder on UserQA with ``SentenceTransformerTrainer``.
+
+The pieces the recipe ``recipes/embed.py`` and ``llmrec embed train`` wire together:
+
+- :class:`EmbedScriptArguments` and :class:`EmbedModelArguments`: the non-trainer arguments,
+  parsed with trl's ``TrlParser`` next to ``SentenceTransformerTrainingArguments``.
+- :func:`user_partition`: the fixed split of users into encoder-training and evaluation users
+  (the evaluation never sees a user the encoder was trained on).
+- :func:`build_pairs`: UserQA examples to a ``datasets.Dataset`` of (user text with the
+  instruction prefix, answer) rows, plus answer token ids for the autoregressive term.
+- :func:`run_training`: the whole run; saves a :class:`~llmrec.embeddings.encoder.UserEncoder`
+  folder.
+
+Example:
+    >>> from llmrec.embeddings.train import EmbedScriptArguments, EmbedModelArguments, run_training
+    >>> run_training(EmbedScriptArguments(max_users=32), training_args, EmbedModelArguments())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmrec.embeddings.userqa import TASKS, UserQAExample
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER = "unknown"
+
+
+@dataclass
+class EmbedScriptArguments:
+    """Data arguments of the embedding recipe.
+
+    Args:
+        dataset: A dataset name for :func:`llmrec.data.load_dataset` (``ml-100k``) or a path.
+        eval_fraction: Share of users kept out of training for ``llmrec embed eval``.
+        split_seed: Seed of the user partition.
+        tasks: UserQA tasks to train on.
+        max_users: Cap on training users (for quick runs).
+        profiles: Optional JSONL of ``{"user_id", "profile"}`` records (the ``profile`` source).
+        paraphrase_backend: Backend spec for LLM paraphrases of the instructions
+            (``llmrec.backends.load_backend``), or unset for the templates only.
+        paraphrases_per_instruction: Paraphrases asked per distinct instruction.
+    """
+
+    dataset: str = "ml-100k"
+    eval_fraction: float = 0.5
+    split_seed: int = 0
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    max_users: int | None = None
+    profiles: str | None = None
+    paraphrase_backend: str | None = None
+    paraphrases_per_instruction: int = 2
+
+
+@dataclass
+class EmbedModelArguments:
+    """Model arguments of the embedding recipe.
+
+    Args:
+        model_name_or_path: Sentence-transformers model, alias or path.
+        random_init: Replace the weights by a small random BERT with the model's tokenizer
+            (plumbing tests: trains in seconds).
+        random_layers: Layers of that random BERT.
+        random_hidden: Hidden size of that random BERT.
+        sources: User data sources (``profile``, ``attributes``, ``history``).
+        fusion: ``none`` (joined text) or a fusion adapter mode (``attention``, ``concat_mlp``,
+            ``mean``).
+        max_history_tokens: History budget in tokens (default: model limit minus 64).
+        scale: InfoNCE inverse temperature.
+        ar_model: Causal LM for the autoregressive term (``tiny-random-llama``,
+            ``smollm2-135m-instruct``, a path), or unset for contrastive only.
+        ar_weight: Weight of the autoregressive term.
+        ar_prefix_tokens: Prefix vectors the user embedding is projected to.
+        ar_max_answer_tokens: Answer tokens kept for the autoregressive term.
+        ar_train_lm: Train the LM too (default frozen).
+    """
+
+    model_name_or_path: str = "all-minilm-l6-v2"
+    random_init: bool = False
+    random_layers: int = 2
+    random_hidden: int = 64
+    sources: list[str] = field(default_factory=lambda: ["attributes", "history"])
+    fusion: str = "none"
+    max_history_tokens: int | None = None
+    scale: float = 20.0
+    ar_model: str | None = None
+    ar_weight: float = 0.5
+    ar_prefix_tokens: int = 4
+    ar_max_answer_tokens: int = 32
+    ar_train_lm: bool = False
+
+
+def user_partition(
+    user_ids: Sequence[str], eval_fraction: float = 0.5, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split users into (train, eval) by a seeded hash of each id: stable across runs and
+    machines, independent of the order of ``user_ids``."""
+    if not 0.0 <= eval_fraction <= 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1], got {eval_fraction}")
+    train, evaluation = [], []
+    for uid in user_ids:
+        digest = hashlib.sha256(f"{seed}:{uid}".encode()).digest()
+        share = int.from_bytes(digest[:8], "big") / 2**64
+        (evaluation if share < eval_fraction else train).append(str(uid))
+    return train, evaluation
+
+
+def random_sentence_transformer(
+    tokenizer_source: str = "all-minilm-l6-v2", layers: int = 2, hidden: int = 64, seed: int = 0
+) -> Any:
+    """A small random BERT with mean pooling, using the tokenizer of ``tokenizer_source``."""
+    import tempfile
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from llmrec.models import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(tokenizer_source))
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 32),
+        intermediate_size=2 * hidden,
+        max_position_embeddings=512,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        BertModel(config).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        transformer = Transformer(tmp, max_seq_length=256)
+    pooling = Pooling(hidden, "mean")
+    return SentenceTransformer(modules=[transformer, pooling], device="cpu")
+
+
+def read_profiles(path: str | Path) -> dict[str, str]:
+    """``{user_id: profile}`` from a JSONL file of ``{"user_id": ..., "profile": ...}`` records.
+
+    A ``profile`` that is a mapping (structured profile) is serialised as compact JSON.
+    """
+    path = Path(path)
+    out = {}
+    with path.open(encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from err
+            if "user_id" not in record or "profile" not in record:
+                raise ValueError(f"{path}:{n}: needs fields 'user_id' and 'profile'")
+            profile = record["profile"]
+            if isinstance(profile, Mapping):
+                profile = json.dumps(profile, ensure_ascii=False)
+            out[str(record["user_id"])] = str(profile)
+    return out
+
+
+def build_pairs(
+    encoder: Any,
+    dataset: Any,
+    examples: Sequence[UserQAExample],
+    profiles: Mapping[str, str] | None = None,
+    answer_tokenizer: Any = None,
+    max_answer_tokens: int = 32,
+) -> Any:
+    """UserQA examples to a training ``datasets.Dataset``.
+
+    Columns: ``user`` (joined user text with the instruction prefix) or one ``user_<source>``
+    column per fused source; ``answer_text`` (the answer); and ``label`` with
+    the answer's token ids for the autoregressive term when ``answer_tokenizer`` is given.
+
+    Args:
+        encoder: The :class:`~llmrec.embeddings.encoder.UserEncoder` being trained (its
+            sources, tokenizer and history budget define the user texts).
+        dataset: Training interactions (``split.train``).
+        examples: UserQA examples.
+        profiles: Profiles for the ``profile`` source.
+        answer_tokenizer: Tokenizer of the autoregressive LM.
+        max_answer_tokens: Answer tokens kept (the EOS token included).
+    """
+    from datasets import Dataset
+
+    from llmrec.embeddings.instructions import instruction_prefix
+    from llmrec.embeddings.sources import join_sources
+
+    users = list(dict.fromkeys(ex.user_id for ex in examples))
+    texts = encoder.user_texts(dataset, users, profiles)
+    row = {u: i for i, u in enumerate(users)}
+    columns: dict[str, list[Any]] = {}
+    if encoder.fusion is None:
+        joined = join_sources(texts)
+        columns["user"] = [
+            instruction_prefix(ex.instruction) + joined[row[ex.user_id]] for ex in examples
+        ]
+    else:
+        for source in encoder.sources:
+            columns[f"user_{source}"] = [
+                instruction_prefix(ex.instruction) + (texts[source][row[ex.user_id]] or PLACEHOLDER)
+                for ex in examples
+            ]
+    columns["answer_text"] = [ex.answer for ex in examples]
+    if answer_tokenizer is not None:
+        eos = answer_tokenizer.eos_token_id
+        ids = answer_tokenizer([ex.answer for ex in examples], add_special_tokens=False)[
+            "input_ids"
+        ]
+        ids = [(seq + ([eos] if eos is not None else []))[:max_answer_tokens] for seq in ids]
+        width = max(len(seq) for seq in ids)
+        columns["label"] = [seq + [-100] * (width - len(seq)) for seq in ids]
+    return Dataset.from_dict(columns)
+
+
+def run_training(
+    script_args: EmbedScriptArguments, training_args: Any, model_args: EmbedModelArguments
+) -> Path:
+    """Build UserQA from the training users, train, and save the encoder to ``output_dir``.
+
+    Returns:
+        The output folder (a :class:`~llmrec.embeddings.encoder.UserEncoder` folder).
+    """
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer
+
+    from llmrec.data import leave_one_out, load_dataset
+    from llmrec.embeddings.encoder import CONFIG_NAME, UserEncoder
+    from llmrec.embeddings.fusion import FusionAdapter
+    from llmrec.embeddings.losses import PrefixAnswerHead, UserContrastiveLoss
+    from llmrec.embeddings.userqa import apply_paraphrases, build_userqa, paraphrase_instructions
+    from llmrec.models import load_causal_lm, load_sentence_transformer
+
+    torch.manual_seed(training_args.seed)
+    data = load_dataset(script_args.dataset)
+    split = leave_one_out(data)
+    train_users, _ = user_partition(
+        split.train.active_users(), script_args.eval_fraction, script_args.split_seed
+    )
+    if script_args.max_users is not None:
+        train_users = train_users[: script_args.max_users]
+    profiles = read_profiles(script_args.profiles) if script_args.profiles else None
+    # Future questions are answered from the validation item; the test item stays unseen.
+    examples = build_userqa(split.train, split.valid, train_users, script_args.tasks)
+    if script_args.paraphrase_backend:
+        from llmrec.backends import load_backend
+
+        backend = load_backend(script_args.paraphrase_backend)
+        paraphrases = paraphrase_instructions(
+            [ex.instruction for ex in examples], backend, script_args.paraphrases_per_instruction
+        )
+        examples = apply_paraphrases(examples, paraphrases, seed=training_args.seed)
+    logger.info("%d UserQA examples from %d training users", len(examples), len(train_users))
+
+    device = "cpu" if getattr(training_args, "use_cpu", False) else None
+    if model_args.random_init:
+        model = random_sentence_transformer(
+            model_args.model_name_or_path, model_args.random_layers, model_args.random_hidden
+        )
+    else:
+        model = load_sentence_transformer(model_args.model_name_or_path, device=device)
+    fusion = None
+    if model_args.fusion != "none":
+        fusion = FusionAdapter(
+            model.get_embedding_dimension(), model_args.sources, model_args.fusion
+        ).to(model.device)
+    encoder = UserEncoder(
+        model,
+        fusion=fusion,
+        sources=model_args.sources,
+        max_history_tokens=model_args.max_history_tokens,
+    )
+    head, answer_tokenizer = None, None
+    if model_args.ar_model:
+        lm, answer_tokenizer = load_causal_lm(model_args.ar_model, device=str(model.device))
+        lm.train(model_args.ar_train_lm)
+        head = PrefixAnswerHead(
+            lm, encoder.dim, model_args.ar_prefix_tokens, model_args.ar_train_lm
+        ).to(model.device)
+    train_dataset = build_pairs(
+        encoder, split.train, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
+    )
+    loss = UserContrastiveLoss(model, fusion, head, model_args.ar_weight, model_args.scale)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=training_args, train_dataset=train_dataset, loss=loss
+    )
+    trainer.train()
+    out = Path(training_args.output_dir)
+    encoder.name = str(out)
+    encoder.save(out)
+    if head is not None:
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in head.proj.state_dict().items()}
+        save_file(state, str(out / "answer_head_proj.safetensors"))
+    config = json.loads((out / CONFIG_NAME).read_text())
+    config["training"] = {
+        "dataset": script_args.dataset,
+        "eval_fraction": script_args.eval_fraction,
+        "split_seed": script_args.split_seed,
+        "users": len(train_users),
+        "examples": len(examples),
+        "script_args": asdict(script_args),
+        "model_args": asdict(model_args),
+        "log_history": trainer.state.log_history,
+    }
+    (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=str))
+    return out

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from llmrec.embeddings.evaluate import (
+    Method,
+    Samples,
+    bootstrap,
+    evaluate_methods,
+    neighbour_change,
+    results_table,
+    zero_shot,
+)
+from llmrec.embeddings.train import user_partition
+from llmrec.embeddings.userqa import answer
+
+
+def test_bootstrap_of_a_constant_and_of_a_paired_difference():
+    ones = Samples("mean", np.ones(50))
+    assert bootstrap(ones, 200, 0) == {"mean": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    half = Samples("mean", np.array([1.0, 0.0] * 25))
+    diff = bootstrap(ones, 200, 0, baseline=half)
+    assert diff["mean"] == 0.5 and diff["ci_low"] < 0.5 < diff["ci_high"]
+    f1 = Samples("macro_f1", (np.array(["a", "b", "a", "b"]), np.array(["a", "b", "b", "b"])))
+    # per class F1: a = 2*1*0.5/(1.5) = 0.667, b = 2*(2/3)*1/(5/3) = 0.8 -> macro 0.7333
+    assert bootstrap(f1, 0, 0)["mean"] == pytest.approx(0.7333, abs=1e-4)
+
+
+def test_neighbour_change_and_zero_shot():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 8))
+    assert np.all(neighbour_change(a, a, k=5) == 0.0)
+    assert neighbour_change(a, rng.normal(size=(30, 8)), k=5).mean() > 0.5
+    assert zero_shot(np.eye(3)[[2, 0]], np.eye(3)).tolist() == [2, 0]
+
+
+def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
+    split = ml100k_split
+    _, users = user_partition(split.train.active_users(), 0.5, 0)
+    users = users[:40]
+    items = split.train.item_ids
+    test = split.test.interactions.set_index("user_id")["item_id"]
+    dim = len(items)
+    item_vecs = np.eye(dim, dtype=np.float32)  # (n_items, n_items) one-hot items
+    oracle_users = item_vecs[[split.train.item_index[test[u]] for u in users]]
+
+    def texts(t):  # every answer text gets its own random direction
+        rng = np.random.default_rng(zlib.crc32("\n".join(t).encode()))
+        return rng.normal(size=(len(t), dim)).astype(np.float32)
+
+    oracle = Method("oracle", lambda ins: oracle_users, texts, item_vecs, instructed=False)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(len(users), dim)).astype(np.float32)
+    blind = Method("blind", lambda ins: noise, texts, item_vecs, instructed=False)
+    result = evaluate_methods([blind, oracle], split, users, n_boot=20, baseline="blind")
+    assert result["methods"]["oracle"]["recall@10"]["mean"] == 1.0
+    assert result["methods"]["oracle"]["ndcg@10"]["mean"] == 1.0
+    assert result["methods"]["blind"]["recall@10"]["mean"] < 0.2
+    assert result["vs_baseline"]["oracle"]["recall@10"]["mean"] > 0.8
+    # not instruction-aware: the neighbours cannot change with the instruction
+    assert result["methods"]["oracle"]["neighbour_change_gender"]["mean"] == 0.0
+    assert 0.0 <= result["majority"]["gender"] <= 1.0
+    assert "| recall@10 | " in results_table(result)
+    assert answer("gender", "female") == "This user is female."
