@@ -168,3 +168,31 @@ def test_written_tables_load_back(synthetic_world, tmp_path, fmt):
     assert back.items[first].attributes["director"] == ds.items[first].attributes["director"]
     if fmt != "csv":  # CSV keeps every attribute as text
         assert back.items == ds.items and back.users == ds.users
+
+
+def test_fast_and_exact_csv_readers_agree(synthetic_world, tmp_path, monkeypatch):
+    """A clean file takes the pyarrow path; one blank line sends it row by row: same result."""
+    from llmrec.data.loaders import table
+
+    used = []
+    real = table._arrow_csv
+    monkeypatch.setattr(
+        table, "_arrow_csv", lambda *a: used.append(real(*a) is not None) or real(*a)
+    )
+    frame = synthetic_world.dataset.interactions.head(400).copy()
+    frame["when"] = pd.to_datetime(frame.timestamp, unit="s", utc=True).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    frame.loc[frame.index[::7], "rating"] = None  # blank cells
+    frame.loc[frame.index[::5], "review"] = 'said "wow", then left'
+    clean = tmp_path / "clean.csv"
+    frame.drop(columns="timestamp").to_csv(clean, index=False)
+    irregular = tmp_path / "irregular.csv"
+    irregular.write_text(clean.read_text() + "\n")
+    fast = load_table(clean, {"timestamp": "when"})
+    exact = load_table(irregular, {"timestamp": "when"})
+    assert used == [True, False]
+    assert fast.interactions.equals(exact.interactions)
+    assert sorted(fast.interactions.timestamp) == sorted(frame.timestamp)
+    assert fast.interactions.rating.isna().sum() == len(frame.index[::7])
+    assert (fast.interactions.review == 'said "wow", then left').sum() == len(frame.index[::5])

@@ -22,18 +22,23 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Iterator, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from llmrec.data.errors import BadRows, DataFormatError
 from llmrec.data.loaders.common import (
     INTERACTION_FIELDS,
     assemble,
     check_policies,
+    open_binary,
+    parse_columns,
     parse_id,
-    parse_interaction,
     parse_number,
     text_lines,
 )
@@ -67,7 +72,8 @@ def read_records(
     """``(header or None, iterator of (line_no, record))`` for any supported table file."""
     kind = table_kind(path)
     if kind in ("csv", "tsv"):
-        return _read_delimited(path, bad, sep or ("\t" if kind == "tsv" else ","), encoding)
+        header, rows = _read_delimited(path, bad, sep or ("\t" if kind == "tsv" else ","), encoding)
+        return header, ((line, dict(zip(header, row))) for line, row in rows)
     if kind == "jsonl":
         return None, read_jsonl(path, bad, encoding)
     if kind == "parquet":
@@ -79,7 +85,112 @@ def read_records(
     raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
 
 
+def read_columns(
+    path: Path, bad: BadRows, sep: str | None, encoding: str
+) -> tuple[list[str] | None, Callable[[list[str]], tuple[np.ndarray, dict[str, Any]]]]:
+    """``(header or None, collect)``: ``collect(names)`` reads the file into ``(lines, columns)``.
+
+    Columnar reading for the interactions table, which can be large: Parquet columns are
+    taken as typed arrays, CSV rows as lists; a JSON Lines record lacking a name gives ``None``.
+    """
+    kind = table_kind(path)
+    if kind in ("csv", "tsv"):
+        header, rows = _read_delimited(path, bad, sep or ("\t" if kind == "tsv" else ","), encoding)
+
+        def collect_csv(names: list[str]):
+            fast = _arrow_csv(path, header, names, sep or ("\t" if kind == "tsv" else ","))
+            if fast is not None and encoding.lower().replace("-", "") == "utf8":
+                return fast
+            index = [header.index(n) for n in names]
+            lines, values = [], []
+            with _no_gc():  # millions of small lists otherwise trigger repeated full collections
+                for line, row in rows:
+                    lines.append(line)
+                    values.append([row[i] for i in index])
+                cols = list(zip(*values)) if values else [()] * len(names)
+            return np.asarray(lines, dtype=np.int64), dict(zip(names, cols))
+
+        return header, collect_csv
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        names_in_file = pq.read_schema(path).names
+
+        def collect_parquet(names: list[str]):
+            frame = pq.read_table(path, columns=names).to_pandas()
+            lines = np.arange(1, len(frame) + 1, dtype=np.int64)
+            return lines, {n: frame[n] for n in names}
+
+        return names_in_file, collect_parquet
+    if kind == "jsonl":
+
+        def collect_jsonl(names: list[str]):
+            lines, cols = [], {n: [] for n in names}
+            with _no_gc():
+                for line, rec in read_jsonl(path, bad, encoding):
+                    lines.append(line)
+                    for n in names:
+                        cols[n].append(rec.get(n))
+            return np.asarray(lines, dtype=np.int64), cols
+
+        return None, collect_jsonl
+    raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
+
+
+@contextlib.contextmanager
+def _no_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _arrow_csv(
+    path: Path, header: list[str], names: list[str], sep: str
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """Read a clean delimited file with pyarrow (multi-threaded), or ``None`` to use the exact path.
+
+    Any irregularity (a short or long row, a blank line, a quoted newline, invalid UTF-8,
+    duplicate header names) returns ``None``, and the row-by-row reader produces the precise
+    error or skip. Line ``k + 2`` holds row ``k`` only when there is no such irregularity,
+    which is checked by counting lines.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if len(set(header)) != len(header):
+        return None
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                include_columns=names,
+                strings_can_be_null=False,
+            ),
+            read_options=pacsv.ReadOptions(skip_rows=0),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
+        return None
+    with open_binary(path) as handle:
+        n_lines, last = 0, b"\n"
+        while block := handle.read(1 << 24):
+            n_lines += block.count(b"\n")
+            last = block[-1:]
+    n_lines += last != b"\n"
+    if n_lines != table.num_rows + 1:
+        return None
+    frame = table.to_pandas()
+    lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    return lines, {n: frame[n] for n in names}
+
+
 def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
+    """``(header, iterator of (line_no, fields))``; malformed rows go through ``bad``."""
     lines = text_lines(path, encoding)
     reader = csv.reader(lines, delimiter=sep)
     try:
@@ -88,7 +199,7 @@ def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
         raise DataFormatError(path, 1, None, "is empty; expected a header line") from None
     header = [h.strip() for h in header]
 
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+    def rows() -> Iterator[tuple[int, list[str]]]:
         while True:
             start = reader.line_num + 1
             try:
@@ -113,7 +224,7 @@ def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
                     "wrong field count",
                 )
                 continue
-            yield start, dict(zip(header, row))
+            yield start, row
 
     return header, rows()
 
@@ -291,24 +402,18 @@ def load_table(
         people = _load_users(
             Path(users).expanduser(), user_columns, bad, sep, encoding, user_id_column
         )
-    header, records = read_records(path, bad, sep, encoding)
+    header, collect = read_columns(path, bad, sep, encoding)
     cols = resolve_columns(columns, INTERACTION_FIELDS, ("user_id", "item_id"), header, path)
     if header is None:
         for optional in ("timestamp", "rating", "review"):
             cols.setdefault(optional, optional)
-    rows, lines = [], []
-    for line_no, rec in records:
-        try:
-            rows.append(parse_interaction(rec, path, line_no, cols, timestamp_unit))
-        except DataFormatError as err:
-            bad.handle(err, "bad value")
-            continue
-        lines.append(line_no)
+    lines, raw = collect(sorted(set(cols.values())))
+    frame, lines = parse_columns(raw, lines, path, cols, bad, timestamp_unit)
     stem = path.name.removesuffix(".gz")
     stem = stem[: stem.rfind(".")] if "." in stem else stem
     return assemble(
         path,
-        rows,
+        frame,
         lines,
         catalogue,
         people,
