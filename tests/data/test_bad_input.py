@@ -165,3 +165,17 @@ def test_recbole_bad_header_and_value(tmp_path):
         load_dataset(folder)
     ds = load_dataset(folder, on_error="skip")
     assert len(ds) == 1 and ds.load_report.count == 1
+
+
+def test_hf_rows_are_checked_like_files():
+    import datasets
+
+    from llmrec.data.loaders.hf import from_hf
+
+    table = datasets.Dataset.from_dict({"user_id": ["a", " ", "b"], "item_id": ["x", "y", "z"]})
+    with pytest.raises(
+        DataFormatError, match=r"<datasets:hf>:2: field 'user_id' expected a non-empty id"
+    ):
+        from_hf(table)
+    ds = from_hf(table, on_error="skip")
+    assert sorted(ds.interactions.user_id) == ["a", "b"] and ds.load_report.count == 1

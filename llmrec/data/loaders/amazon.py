@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.data.errors import DataFormatError
-from llmrec.data.loaders.common import assemble, check_policies, parse_interaction, parse_number
+from llmrec.data.loaders.common import assemble, check_policies, no_gc, parse_columns, parse_number
 from llmrec.data.loaders.jsonl import read_jsonl
 from llmrec.data.records import InteractionDataset, Item
 
@@ -109,21 +109,23 @@ def load_amazon(
                 bad.handle(err, "bad value")
                 continue
             items[item.item_id] = item
-    rows, lines = [], []
-    for line_no, record in read_jsonl(reviews, bad):
-        try:
-            row = parse_interaction(record, reviews, line_no, REVIEW_COLUMNS, timestamp_unit="ms")
-        except DataFormatError as err:
-            bad.handle(err, "bad value")
-            continue
-        title, text = record.get("title"), record.get("text")
-        review = f"{title}: {text}" if title and text else (text or title or None)
-        rows.append((*row[:4], review))
-        lines.append(line_no)
+    fields = ("user_id", "parent_asin", "timestamp", "rating", "title", "text")
+    lines, cols = [], {f: [] for f in fields}
+    with no_gc():
+        for line_no, record in read_jsonl(reviews, bad):
+            lines.append(line_no)
+            for f in fields:
+                cols[f].append(record.get(f))
+        cols["review"] = [
+            f"{title}: {text}" if title and text else (text or title or None)
+            for title, text in zip(cols.pop("title"), cols.pop("text"))
+        ]
+    columns = {**REVIEW_COLUMNS, "review": "review"}
+    frame, lines = parse_columns(cols, lines, reviews, columns, bad, timestamp_unit="ms")
     stem = reviews.name.removesuffix(".gz").removesuffix(".jsonl").removesuffix(".json")
     return assemble(
         reviews,
-        rows,
+        frame,
         lines,
         items,
         {},

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from llmrec.data.errors import DataFormatError
-from llmrec.data.loaders.common import assemble, check_policies, parse_interaction
+import numpy as np
+
+from llmrec.data.loaders.common import assemble, check_policies, parse_columns
 from llmrec.data.loaders.table import resolve_columns
 from llmrec.data.records import INTERACTION_COLUMNS, InteractionDataset, Item, User
 
@@ -128,14 +129,9 @@ def from_hf(
         interactions.column_names,
         where,
     )
-    rows, lines = [], []
-    for k, rec in enumerate(interactions, start=1):
-        try:
-            rows.append(parse_interaction(rec, where, k, cols))
-        except DataFormatError as err:
-            bad.handle(err, "bad value")
-            continue
-        lines.append(k)
+    table = interactions.select_columns(sorted(set(cols.values()))).to_pandas()
+    lines = np.arange(1, len(table) + 1)
+    frame, lines = parse_columns({c: table[c] for c in table.columns}, lines, where, cols, bad)
     catalogue: dict[str, Item] = {}
     for rec in items if items is not None else ():
         iid = str(rec["item_id"])
@@ -158,7 +154,7 @@ def from_hf(
         people[uid] = User(uid, attrs)
     return assemble(
         where,
-        rows,
+        frame,
         lines,
         catalogue,
         people,

@@ -20,11 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import numpy as np
+
 from llmrec.data.errors import BadRows, DataFormatError
-from llmrec.data.loaders.common import assemble, check_policies, parse_interaction, text_lines
+from llmrec.data.loaders.common import assemble, check_policies, no_gc, parse_columns, text_lines
 from llmrec.data.records import InteractionDataset, Item, User
 
 ML100K_GENRES = (
@@ -210,6 +213,46 @@ def _load_ml1m_users(folder: Path, bad: BadRows) -> dict[str, User]:
     return users
 
 
+def _fast_ratings(path: Path, sep: str) -> dict | None:
+    """The four rating columns via pyarrow, or ``None`` when the file is not perfectly regular.
+
+    ``u.data`` and ``ratings.dat`` are plain numbers; any irregularity (a wrong field count,
+    a blank line) makes the exact reader produce the precise error or skip instead.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = path.read_bytes()
+    if sep != "\t":
+        data = data.replace(sep.encode(), b"\t")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=list(FIELDS)),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f: pa.string() for f in FIELDS}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    n_lines = data.count(b"\n") + (not data.endswith(b"\n") and len(data) > 0)
+    if n_lines != table.num_rows:
+        return None
+    frame = table.to_pandas()
+    return {f: frame[f] for f in FIELDS}
+
+
+def _exact_ratings(path: Path, sep: str, bad: BadRows):
+    lines, cols = [], ([], [], [], [])
+    with no_gc():
+        for line_no, parts in _rows(path, sep, 4, bad):
+            lines.append(line_no)
+            for column, value in zip(cols, parts):
+                column.append(value)
+    return parse_columns(dict(zip(FIELDS, cols)), lines, path, COLUMNS, bad)
+
+
 def load_movielens(
     folder: str | Path,
     name: str | None = None,
@@ -243,21 +286,24 @@ def load_movielens(
         items_path = folder / "movies.dat"
     else:
         raise FileNotFoundError(f"{folder} has neither u.data (ml-100k) nor ratings.dat (ml-1m)")
-    rows, lines = [], []
-    for line_no, parts in _rows(inter_path, sep, 4, bad):
-        try:
-            row = parse_interaction(dict(zip(FIELDS, parts)), inter_path, line_no, COLUMNS)
-            if row[3] is None:
-                raise DataFormatError(inter_path, line_no, "rating", "expected a number, got ''")
-        except DataFormatError as err:
-            bad.handle(err, "bad value")
-            continue
-        rows.append(row)
-        lines.append(line_no)
+    fast = _fast_ratings(inter_path, sep)
+    if fast is not None:
+        frame, line_arr = parse_columns(
+            fast, np.arange(1, len(fast["user_id"]) + 1), inter_path, COLUMNS, bad
+        )
+    else:
+        frame, line_arr = _exact_ratings(inter_path, sep, bad)
+    unrated = frame["rating"].isna().to_numpy()
+    for k in np.flatnonzero(unrated):  # MovieLens rows are ratings: one is required
+        bad.handle(
+            DataFormatError(inter_path, int(line_arr[k]), "rating", "expected a number, got ''"),
+            "bad value",
+        )
+    frame, line_arr = frame[~unrated], line_arr[~unrated]
     return assemble(
         inter_path,
-        rows,
-        lines,
+        frame,
+        line_arr,
         items,
         users,
         bad,

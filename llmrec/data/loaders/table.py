@@ -22,9 +22,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import gc
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from llmrec.data.loaders.common import (
     INTERACTION_FIELDS,
     assemble,
     check_policies,
+    no_gc,
     open_binary,
     parse_columns,
     parse_id,
@@ -103,7 +102,7 @@ def read_columns(
                 return fast
             index = [header.index(n) for n in names]
             lines, values = [], []
-            with _no_gc():  # millions of small lists otherwise trigger repeated full collections
+            with no_gc():  # millions of small lists otherwise trigger repeated full collections
                 for line, row in rows:
                     lines.append(line)
                     values.append([row[i] for i in index])
@@ -126,7 +125,7 @@ def read_columns(
 
         def collect_jsonl(names: list[str]):
             lines, cols = [], {n: [] for n in names}
-            with _no_gc():
+            with no_gc():
                 for line, rec in read_jsonl(path, bad, encoding):
                     lines.append(line)
                     for n in names:
@@ -135,17 +134,6 @@ def read_columns(
 
         return None, collect_jsonl
     raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
-
-
-@contextlib.contextmanager
-def _no_gc():
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _arrow_csv(
