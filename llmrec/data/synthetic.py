@@ -334,6 +334,8 @@ class SyntheticConfig:
             ("n_users", self.n_users >= 1, ">= 1"),
             ("n_items", self.n_items >= 2, ">= 2"),
             ("min_history", self.min_history >= 1, ">= 1"),
+            ("n_liked_genres", self.n_liked_genres >= 1, ">= 1"),
+            ("n_disliked_genres", self.n_disliked_genres >= 0, ">= 0"),
             ("mean_history", self.mean_history >= self.min_history, ">= min_history"),
             ("min_history", self.min_history <= self.n_items // 2, "<= n_items // 2"),
             ("drift_probability", 0.0 <= self.drift_probability <= 1.0, "in [0, 1]"),
@@ -764,6 +766,158 @@ def _sample_histories(
     return np.concatenate(users), np.concatenate(items), np.concatenate(phases)
 
 
+@dataclass
+class _Tastes:
+    """Hidden preferences of all users, as arrays (row ``u`` is user ``u``)."""
+
+    liked: np.ndarray  # (n_users, n_liked) genre indices, before any drift
+    disliked: np.ndarray  # (n_users, n_disliked) genre indices
+    drifts: np.ndarray  # (n_users,) bool
+    swapped: np.ndarray  # (n_users,) liked genre given up at the drift
+    spare: np.ndarray  # (n_users,) genre liked after the drift
+    pref_before: np.ndarray  # (n_users, n_genres) +like / -dislike weights
+    pref_after: np.ndarray  # (n_users, n_genres)
+    attr_like: np.ndarray  # (n_users, n_kinds) value code or -1
+    attr_dislike: np.ndarray  # (n_users, n_kinds) value code or -1
+    styles: list[list[str]]
+
+    def has(self, style: str) -> np.ndarray:
+        return np.array([style in row for row in self.styles])
+
+
+def _draw_tastes(
+    rng: np.random.Generator,
+    cfg: SyntheticConfig,
+    genre_weight: np.ndarray,
+    item_attr: np.ndarray,
+    values: dict[str, list[str]],
+) -> _Tastes:
+    n_users, n_like, n_dis = cfg.n_users, cfg.n_liked_genres, cfg.n_disliked_genres
+    # Liked genres follow genre frequencies; disliked and the drift target are uniform.
+    order = _gumbel_top(rng, np.log(genre_weight)[None, :].repeat(n_users, 0))
+    liked, rest = order[:, :n_like], order[:, n_like:]
+    pick = np.argsort(rng.random(rest.shape), axis=1)[:, : n_dis + 1]
+    disliked = np.take_along_axis(rest, pick[:, :n_dis], axis=1)
+    spare = np.take_along_axis(rest, pick[:, n_dis:], axis=1)[:, 0]
+
+    rows = np.arange(n_users)[:, None]
+    pref_before = np.zeros((n_users, len(genre_weight)))
+    pref_before[rows, liked] = cfg.like_weight
+    pref_before[rows, disliked] = -cfg.dislike_weight
+    drifts = rng.random(n_users) < cfg.drift_probability
+    swapped = liked[np.arange(n_users), rng.integers(0, n_like, n_users)]
+    pref_after = pref_before.copy()
+    d = np.flatnonzero(drifts)
+    pref_after[d, swapped[d]] = 0.0
+    pref_after[d, spare[d]] = cfg.like_weight
+
+    # Each user's attribute kinds in random order: the first get a liked value, the next a
+    # disliked one, so no kind is both liked and disliked.
+    n_kinds = len(ATTRIBUTE_KINDS)
+    kind_order = np.argsort(rng.random((n_users, n_kinds)), axis=1)
+    attr_like = np.full((n_users, n_kinds), -1, dtype=np.int64)
+    attr_dislike = np.full((n_users, n_kinds), -1, dtype=np.int64)
+    for k, kind in enumerate(ATTRIBUTE_KINDS):
+        counts = np.bincount(item_attr[:, k], minlength=len(values[kind])) + 0.1
+        p = counts / counts.sum()  # values with items are the likely ones
+        like_value = rng.choice(len(values[kind]), n_users, p=p)
+        dislike_value = rng.choice(len(values[kind]), n_users, p=p)
+        position = np.argmax(kind_order == k, axis=1)
+        is_like = position < cfg.n_liked_attributes
+        is_dislike = ~is_like & (position < cfg.n_liked_attributes + cfg.n_disliked_attributes)
+        attr_like[is_like, k] = like_value[is_like]
+        attr_dislike[is_dislike, k] = dislike_value[is_dislike]
+    styles = _pick_styles(rng, n_users)
+    return _Tastes(
+        liked,
+        disliked,
+        drifts,
+        swapped,
+        spare,
+        pref_before,
+        pref_after,
+        attr_like,
+        attr_dislike,
+        styles,
+    )
+
+
+def _history_lengths(
+    rng: np.random.Generator, cfg: SyntheticConfig, drifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lengths, cut)``: history sizes and how many items follow the earlier tastes."""
+    extra = cfg.mean_history - cfg.min_history
+    lengths = np.full(cfg.n_users, cfg.min_history)
+    if extra > 0:
+        shape = 1.5  # negative binomial: a long tail of heavy users
+        lengths = lengths + rng.negative_binomial(shape, shape / (shape + extra), cfg.n_users)
+    lengths = np.minimum(lengths, max(cfg.min_history, cfg.n_items // 2))
+    cut = np.where(drifts, np.rint(lengths * rng.uniform(0.3, 0.7, cfg.n_users)), lengths)
+    return lengths, cut.astype(np.int64)
+
+
+def _timestamps(
+    rng: np.random.Generator, cfg: SyntheticConfig, u_idx: np.ndarray, binge: np.ndarray
+) -> np.ndarray:
+    """Seconds for rows grouped by user: a start in the first half of the span, then gaps.
+
+    Gaps are exponential; binge watchers' are mostly 45-minute bursts with rarer long breaks.
+    """
+    day = 86400.0
+    mean_gap = cfg.span_days * day / 2 / max(cfg.mean_history, 1.0)
+    binge = binge[u_idx]
+    burst = binge & (rng.random(u_idx.size) < 0.8)
+    gaps = rng.exponential(1.0, u_idx.size) * np.where(burst, 2700.0, mean_gap)
+    gaps = np.where(binge & ~burst, gaps * 4, gaps)
+    starts = np.flatnonzero(np.r_[True, u_idx[1:] != u_idx[:-1]])
+    csum = np.cumsum(gaps)
+    offset = np.repeat(csum[starts] - gaps[starts], np.diff(np.r_[starts, u_idx.size]))
+    user_start = cfg.start_time + rng.uniform(0, cfg.span_days * day / 2, cfg.n_users)
+    return np.floor(user_start[u_idx] + csum - offset)
+
+
+def _drift_times(
+    times: np.ndarray, u_idx: np.ndarray, phase: np.ndarray, n_users: int
+) -> np.ndarray:
+    """Midway between each drifting user's last earlier-taste and first later-taste event."""
+    drift_at = np.full(n_users, np.inf)
+    last_before = pd.Series(times[phase == 0]).groupby(u_idx[phase == 0]).max()
+    first_after = pd.Series(times[phase == 1]).groupby(u_idx[phase == 1]).min()
+    both = first_after.index.intersection(last_before.index)
+    drift_at[both] = (last_before[both].to_numpy() + first_after[both].to_numpy()) / 2
+    only_after = first_after.index.difference(last_before.index)
+    drift_at[only_after] = first_after[only_after].to_numpy() - 1.0
+    return drift_at
+
+
+def _gold_profiles(
+    user_ids: Sequence[str],
+    tastes: _Tastes,
+    drift_at: np.ndarray,
+    genres: tuple[str, ...],
+    values: dict[str, list[str]],
+) -> dict[str, GoldProfile]:
+    def attributes(codes: np.ndarray) -> dict[str, str]:
+        return {kind: values[kind][c] for kind, c in zip(ATTRIBUTE_KINDS, codes) if c >= 0}
+
+    gold = {}
+    for u, uid in enumerate(user_ids):
+        drift = None
+        if tastes.drifts[u]:
+            before, after = genres[tastes.swapped[u]], genres[tastes.spare[u]]
+            drift = GenreDrift(float(drift_at[u]), before, after)
+        gold[uid] = GoldProfile(
+            user_id=uid,
+            liked_genres=tuple(genres[g] for g in np.flatnonzero(tastes.pref_after[u] > 0)),
+            disliked_genres=tuple(genres[g] for g in tastes.disliked[u]),
+            liked_attributes=attributes(tastes.attr_like[u]),
+            disliked_attributes=attributes(tastes.attr_dislike[u]),
+            style=tuple(tastes.styles[u]),
+            drift=drift,
+        )
+    return gold
+
+
 def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> SyntheticWorld:
     """Generate a seeded synthetic world (10k users in a few seconds on a laptop CPU).
 
@@ -785,123 +939,47 @@ def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> S
         cfg = SyntheticConfig(**{**cfg.to_dict(), **overrides})
     rng = np.random.default_rng(cfg.seed)
     genres = cfg.genre_names
-    n_users, n_items, n_g = cfg.n_users, cfg.n_items, len(genres)
     items, multi, item_attr, values, year_z, quality, popularity, genre_w = _catalogue(rng, cfg)
-
-    # -- hidden preferences ---------------------------------------------------------------
-    order = _gumbel_top(rng, np.log(genre_w)[None, :].repeat(n_users, 0))
-    n_like, n_dis = cfg.n_liked_genres, cfg.n_disliked_genres
-    liked = order[:, :n_like]
-    rest = order[:, n_like:]
-    dis_pick = np.argsort(rng.random(rest.shape), axis=1)[:, : n_dis + 1]
-    disliked = np.take_along_axis(rest, dis_pick[:, :n_dis], axis=1)
-    spare = np.take_along_axis(rest, dis_pick[:, n_dis:], axis=1)[:, 0]  # the drift target
-
-    rows = np.arange(n_users)[:, None]
-    pref_after = np.zeros((n_users, n_g))
-    pref_after[rows, liked] = cfg.like_weight
-    pref_after[rows, disliked] = -cfg.dislike_weight
-    drifts = rng.random(n_users) < cfg.drift_probability if n_like else np.zeros(n_users, bool)
-    swapped = liked[np.arange(n_users), rng.integers(0, max(n_like, 1), n_users)]
-    pref_before = pref_after.copy()
-    d = np.flatnonzero(drifts)
-    # Before the drift the user liked ``swapped``; afterwards ``spare`` replaces it.
-    pref_after[d, swapped[d]] = 0.0
-    pref_after[d, spare[d]] = cfg.like_weight
-
-    n_kinds = len(ATTRIBUTE_KINDS)
-    kind_order = np.argsort(rng.random((n_users, n_kinds)), axis=1)
-    attr_like = np.full((n_users, n_kinds), -1, dtype=np.int64)
-    attr_dislike = np.full((n_users, n_kinds), -1, dtype=np.int64)
-    for k, kind in enumerate(ATTRIBUTE_KINDS):
-        counts = np.bincount(item_attr[:, k], minlength=len(values[kind])).astype(float)
-        p = (counts + 0.1) / (counts + 0.1).sum()  # values with items are the likely ones
-        like_value = rng.choice(len(values[kind]), n_users, p=p)
-        dislike_value = rng.choice(len(values[kind]), n_users, p=p)
-        position = np.argmax(kind_order == k, axis=1)
-        is_like = position < cfg.n_liked_attributes
-        is_dislike = ~is_like & (position < cfg.n_liked_attributes + cfg.n_disliked_attributes)
-        attr_like[is_like, k] = like_value[is_like]
-        attr_dislike[is_dislike, k] = dislike_value[is_dislike]
-
-    styles = _pick_styles(rng, n_users)
-    has = {
-        s: np.array([s in row for row in styles])
-        for s in ("prefers recent releases", "prefers older classics", "harsh critic")
-        + ("generous rater", "binge watcher", "explores widely", "sticks to favourites")
-    }
-    recency = has["prefers recent releases"].astype(float) - has["prefers older classics"]
-    bias = 0.7 * (has["generous rater"].astype(float) - has["harsh critic"])
-    temperature = cfg.temperature * np.where(
-        has["explores widely"], 2.0, np.where(has["sticks to favourites"], 0.6, 1.0)
-    )
-
+    tastes = _draw_tastes(rng, cfg, genre_w, item_attr, values)
+    recency = tastes.has("prefers recent releases").astype(float)
+    recency -= tastes.has("prefers older classics")
+    bias = 0.7 * (tastes.has("generous rater").astype(float) - tastes.has("harsh critic"))
+    explore = np.where(tastes.has("sticks to favourites"), 0.6, 1.0)
+    temperature = cfg.temperature * np.where(tastes.has("explores widely"), 2.0, explore)
     latent = _Latent(
         item_genres=multi,
         item_attr=item_attr,
         year_z=year_z,
         quality=quality,
-        genre_pref_before=pref_before,
-        genre_pref_after=pref_after,
-        attr_like=attr_like,
-        attr_dislike=attr_dislike,
+        genre_pref_before=tastes.pref_before,
+        genre_pref_after=tastes.pref_after,
+        attr_like=tastes.attr_like,
+        attr_dislike=tastes.attr_dislike,
         attr_sizes=tuple(len(values[kind]) for kind in ATTRIBUTE_KINDS),
         recency=recency,
         bias=bias,
-        drift_at=np.full(n_users, np.inf),
+        drift_at=np.full(cfg.n_users, np.inf),
     )
 
-    # -- histories ------------------------------------------------------------------------
-    cap = max(cfg.min_history, n_items // 2)
-    extra = cfg.mean_history - cfg.min_history
-    if extra > 0:
-        shape = 1.5
-        lengths = cfg.min_history + rng.negative_binomial(shape, shape / (shape + extra), n_users)
-    else:
-        lengths = np.full(n_users, cfg.min_history)
-    lengths = np.minimum(lengths, cap)
-    cut = np.where(drifts, np.rint(lengths * rng.uniform(0.3, 0.7, n_users)), lengths)
-    cut = cut.astype(np.int64)  # interactions drawn with the earlier tastes
-
+    lengths, cut = _history_lengths(rng, cfg, tastes.drifts)
     log_pop = cfg.popularity_bias * np.log(popularity)
     u_idx, i_idx, phase = _sample_histories(rng, latent, cfg, lengths, cut, temperature, log_pop)
     # Random order within each (user, phase): the Gumbel order would put favourites first.
     perm = np.lexsort((rng.random(u_idx.size), phase, u_idx))
     u_idx, i_idx, phase = u_idx[perm], i_idx[perm], phase[perm]
+    times = _timestamps(rng, cfg, u_idx, tastes.has("binge watcher"))
+    latent.drift_at = _drift_times(times, u_idx, phase, cfg.n_users)
 
-    # -- timestamps: per-user start, exponential gaps (binge watchers: short bursts) -------
-    day = 86400.0
-    mean_gap = cfg.span_days * day / 2 / max(cfg.mean_history, 1.0)
-    binge = has["binge watcher"][u_idx]
-    burst = binge & (rng.random(u_idx.size) < 0.8)
-    gaps = rng.exponential(1.0, u_idx.size) * np.where(burst, 2700.0, mean_gap)
-    gaps = np.where(binge & ~burst, gaps * 4, gaps)
-    starts = np.flatnonzero(np.r_[True, u_idx[1:] != u_idx[:-1]])
-    csum = np.cumsum(gaps)
-    seg_start = np.repeat(csum[starts] - gaps[starts], np.diff(np.r_[starts, u_idx.size]))
-    user_start = cfg.start_time + rng.uniform(0, cfg.span_days * day / 2, n_users)
-    times = np.floor(user_start[u_idx] + csum - seg_start)
-    # Drift moment: midway between the last earlier-taste and the first later-taste event.
-    if d.size:
-        last_before = pd.Series(times[phase == 0]).groupby(u_idx[phase == 0]).max()
-        first_after = pd.Series(times[phase == 1]).groupby(u_idx[phase == 1]).min()
-        both = first_after.index.intersection(last_before.index)
-        latent.drift_at[both] = (last_before[both].to_numpy() + first_after[both].to_numpy()) / 2
-        only_after = first_after.index.difference(last_before.index)
-        latent.drift_at[only_after] = first_after[only_after].to_numpy() - 1.0
-
-    # -- observed ratings -----------------------------------------------------------------
-    aff_obs = np.where(
+    aff = np.where(
         phase == 1,
         _affinity_pairs(latent, cfg, u_idx, i_idx, after=True),
         _affinity_pairs(latent, cfg, u_idx, i_idx, after=False),
     )
     noise = rng.normal(0.0, cfg.rating_noise, u_idx.size) if cfg.rating_noise else 0.0
-    ratings = _to_rating(aff_obs + bias[u_idx] + noise, cfg.rating_offset).astype(float)
+    ratings = _to_rating(aff + bias[u_idx] + noise, cfg.rating_offset).astype(float)
 
-    # -- records --------------------------------------------------------------------------
-    uw = len(str(n_users))
-    user_ids = np.array([f"u{u:0{uw}d}" for u in range(n_users)])
+    width = len(str(cfg.n_users))
+    user_ids = np.array([f"u{u:0{width}d}" for u in range(cfg.n_users)])
     item_ids = np.array([it.item_id for it in items])
     frame = pd.DataFrame(
         {
@@ -912,38 +990,15 @@ def generate_world(config: SyntheticConfig | None = None, **overrides: Any) -> S
             "review": None,
         }
     )
-    ages = np.clip(rng.normal(34, 11, n_users), 16, 80).astype(int)
-    gender = rng.choice(["F", "M", "X"], n_users, p=[0.48, 0.48, 0.04])
-    occupation = rng.choice(_OCCUPATIONS, n_users)
+    ages = np.clip(rng.normal(34, 11, cfg.n_users), 16, 80).astype(int)
+    gender = rng.choice(["F", "M", "X"], cfg.n_users, p=[0.48, 0.48, 0.04])
+    occupation = rng.choice(_OCCUPATIONS, cfg.n_users)
     users = [
-        User(user_ids[u], {"age": int(ages[u]), "gender": gender[u], "occupation": occupation[u]})
-        for u in range(n_users)
+        User(uid, {"age": int(a), "gender": str(g), "occupation": str(o)})
+        for uid, a, g, o in zip(user_ids.tolist(), ages, gender, occupation)
     ]
-    name = f"synthetic-seed{cfg.seed}"
-    dataset = InteractionDataset(items, frame, users, name=name)
-
-    gold = {}
-    for u in range(n_users):
-        drift = None
-        if drifts[u]:
-            drift = GenreDrift(float(latent.drift_at[u]), genres[swapped[u]], genres[spare[u]])
-        gold[user_ids[u]] = GoldProfile(
-            user_id=str(user_ids[u]),
-            liked_genres=tuple(genres[g] for g in np.flatnonzero(pref_after[u] > 0)),
-            disliked_genres=tuple(genres[g] for g in disliked[u]),
-            liked_attributes={
-                kind: values[kind][attr_like[u, k]]
-                for k, kind in enumerate(ATTRIBUTE_KINDS)
-                if attr_like[u, k] >= 0
-            },
-            disliked_attributes={
-                kind: values[kind][attr_dislike[u, k]]
-                for k, kind in enumerate(ATTRIBUTE_KINDS)
-                if attr_dislike[u, k] >= 0
-            },
-            style=tuple(styles[u]),
-            drift=drift,
-        )
+    dataset = InteractionDataset(items, frame, users, name=f"synthetic-seed{cfg.seed}")
+    gold = _gold_profiles(user_ids.tolist(), tastes, latent.drift_at, genres, values)
     return SyntheticWorld(dataset, gold, cfg, latent)
 
 

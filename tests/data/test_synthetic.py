@@ -166,3 +166,14 @@ def test_ten_thousand_users(tmp_path):
 def test_bad_config_names_the_field(overrides, field):
     with pytest.raises(ValueError, match=f"SyntheticConfig.{field}="):
         SyntheticConfig(**overrides)
+
+
+def test_noise_free_ratings_are_the_gold_ratings_at_their_time():
+    world = generate_world(
+        SyntheticConfig(n_users=80, n_items=120, seed=2, rating_noise=0.0, drift_probability=0.5)
+    )
+    frame = world.dataset.interactions
+    for uid, item_id, ts, rating in frame[["user_id", "item_id", "timestamp", "rating"]].to_numpy():
+        assert rating == world.gold_rating(uid, item_id, at=ts)
+    drifting = [u for u, p in world.gold.items() if p.drift is not None]
+    assert drifting  # the check above covered ratings on both sides of a drift
