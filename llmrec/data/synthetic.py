@@ -327,6 +327,7 @@ class SyntheticConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self._coerce_strings()
         genres = self.genre_names
         if len(set(genres)) != len(genres):
             raise ValueError(f"genres must be distinct, got {genres}")
@@ -362,6 +363,25 @@ class SyntheticConfig:
                 )
         if self.n_directors is not None and self.n_directors < 1:
             raise ValueError(f"SyntheticConfig.n_directors={self.n_directors!r}: must be >= 1")
+
+    def _coerce_strings(self) -> None:
+        """Accept ``"0.5"`` for a float field and ``"200"`` for an int (specs from CLI strings)."""
+        for f in fields(self):
+            value, default = getattr(self, f.name), f.default
+            if not isinstance(value, str) or isinstance(default, str):
+                continue
+            if isinstance(default, float):
+                kind = float
+            elif isinstance(default, int) or default is None:  # n_directors: int | None
+                kind = int
+            else:
+                continue
+            try:
+                object.__setattr__(self, f.name, kind(value))
+            except ValueError:
+                raise ValueError(
+                    f"SyntheticConfig.{f.name}={value!r}: expected {kind.__name__}"
+                ) from None
 
     @property
     def genre_names(self) -> tuple[str, ...]:

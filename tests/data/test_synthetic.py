@@ -177,3 +177,10 @@ def test_noise_free_ratings_are_the_gold_ratings_at_their_time():
         assert rating == world.gold_rating(uid, item_id, at=ts)
     drifting = [u for u, p in world.gold.items() if p.drift is not None]
     assert drifting  # the check above covered ratings on both sides of a drift
+
+
+def test_config_accepts_numbers_written_as_strings():
+    cfg = SyntheticConfig(n_users="40", drift_probability="0.5", genres="6")
+    assert (cfg.n_users, cfg.drift_probability, len(cfg.genre_names)) == (40, 0.5, 6)
+    with pytest.raises(ValueError, match=r"SyntheticConfig.seed='x': expected int"):
+        SyntheticConfig(seed="x")
