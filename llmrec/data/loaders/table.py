@@ -243,7 +243,7 @@ def resolve_columns(
                     1,
                     name,
                     f"no column for {name!r} in the header {header}; map one with "
-                    f"columns={{{name!r}: 'your_column'}}",
+                    f"columns={{{name!r}: 'your_column'}} (CLI: --column {name}=your_column)",
                 )
         for name, source in mapping.items():
             if source not in header:
