@@ -19,8 +19,6 @@ with parameter counts and inference latency side by side, writes ``metrics.json`
 one line of JSON.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 from trl import ModelConfig, ScriptArguments, TrlParser
@@ -233,9 +231,20 @@ def main(
         },
     )
     print(json.dumps(summary, default=float))
-    return metrics, summary, trainer.state.log_history
+    return {
+        "metrics": metrics,
+        "summary": summary,
+        "models": rows,
+        "teacher_log": teacher_log,
+        "student_log": trainer.state.log_history,
+    }
+
+
+def make_parser():
+    return TrlParser((DistillScriptArguments, DistillConfig, ModelConfig))
 
 
 if __name__ == "__main__":
-    parser = TrlParser((DistillScriptArguments, DistillConfig, ModelConfig))
-    main(*parser.parse_args_and_config())
+    from llmrec.training.common import parse_recipe_args
+
+    main(*parse_recipe_args(make_parser()))

@@ -19,8 +19,6 @@ Before and after training the policy plays full dialogues with held-out users; t
 their profile F1 and the reward over steps, writes ``metrics.json`` and ends with one line of JSON.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig, ModelConfig, ScriptArguments, TrlParser
@@ -73,7 +71,12 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     from llmrec.backends.base import GenerationParams
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data.synthetic import SyntheticConfig, generate_world
-    from llmrec.training.common import check_device, load_model_and_tokenizer, write_metrics
+    from llmrec.training.common import (
+        check_device,
+        load_model_and_tokenizer,
+        trainable_fingerprint,
+        write_metrics,
+    )
     from llmrec.training.grpo_data import (
         grpo_dataset,
         profile_f1_report,
@@ -161,6 +164,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
     )
+    start_fingerprint = trainable_fingerprint(trainer.model)
     trainer.train()
     trainer.save_model(training_args.output_dir)
 
@@ -188,6 +192,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         "reward_first": curve[0]["reward"] if curve else None,
         "reward_last": curve[-1]["reward"] if curve else None,
         "steps": trainer.state.global_step,
+        "weights_changed": trainable_fingerprint(trainer.model) != start_fingerprint,
         "eval_users": len(eval_ids),
         "train_prompts": train_dataset.num_rows,
     }
@@ -237,6 +242,11 @@ def warm_start(model, tokenizer, simulators, script_args, training_args, model_a
     return model
 
 
+def make_parser():
+    return TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
+
+
 if __name__ == "__main__":
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    main(*parser.parse_args_and_config())
+    from llmrec.training.common import parse_recipe_args
+
+    main(*parse_recipe_args(make_parser()))

@@ -430,17 +430,6 @@ class ItemSequenceCollator:
 
 
 # -- evaluation ------------------------------------------------------------------------------
-def pessimistic_rank(scores: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """1-based rank of each row's target counting ties against it.
-
-    ``rank = 1 + #{j != target : scores[j] >= scores[target]}``, so a model that scores every
-    item equally ranks the target last, never first. Shapes: (n, n_items), (n,) -> (n,).
-    """
-    rows = np.arange(len(target))
-    target_scores = scores[rows, target][:, None]  # (n, 1)
-    return (scores >= target_scores).sum(axis=1)  # the target itself counts as the 1
-
-
 @dataclass(frozen=True)
 class NextItemReport:
     """Full-ranking leave-one-out metrics plus inference cost."""
@@ -479,7 +468,9 @@ def evaluate_next_item(
 
     The input history is everything before the held-out item (training items, plus the
     validation item when ``part == "test"``); items in that history are masked out of the
-    ranking (except the target itself, for repeat consumption); ties count against the target.
+    ranking (except the target itself, for repeat consumption); ties count against the target
+    (:func:`llmrec.evaluation.protocols.rank_targets` with ``tie="pessimistic"``; metrics from
+    :mod:`llmrec.metrics.ranking`).
 
     Args:
         model: The recommender.
@@ -506,6 +497,9 @@ def evaluate_next_item(
         if part == "test":
             items += [r.item_id for r in split.valid.history(uid)]
         histories.append([index[i] for i in items])
+    from llmrec.evaluation.protocols import rank_targets
+    from llmrec.metrics.ranking import hit_rate, mrr, ndcg
+
     collate = ItemSequenceCollator(max_history)
     model.eval().to(device)
     ranks, elapsed = [], 0.0
@@ -515,19 +509,18 @@ def evaluate_next_item(
         tic = time.perf_counter()
         scores = model(item_seq=batch["item_seq"].to(device)).logits.float().cpu().numpy()
         elapsed += time.perf_counter() - tic
-        target = targets[start : start + batch_size]
+        excluded = np.zeros(scores.shape, dtype=bool)  # (batch, n_items): the history
         for row, hist in enumerate(chunk):
-            seen = [i for i in hist if i != target[row]]
-            scores[row, seen] = -np.inf
-        ranks.append(pessimistic_rank(scores, target))
+            excluded[row, hist] = True
+        target = targets[start : start + batch_size]
+        ranks.append(rank_targets(scores, target, tie="pessimistic", excluded=excluded)[:, 0])
     rank = np.concatenate(ranks) if ranks else np.zeros(0)
-    hit = rank <= k
     n = max(len(rank), 1)
     return NextItemReport(
         k=k,
-        hr=float(hit.sum() / n),
-        ndcg=float((hit / np.log2(rank + 1)).sum() / n),
-        mrr=float((1.0 / rank).sum() / n) if len(rank) else 0.0,
+        hr=float(hit_rate(rank, k).sum() / n),
+        ndcg=float(ndcg(rank, k).sum() / n),
+        mrr=float(mrr(rank).sum() / n),
         users=len(rank),
         seconds=elapsed,
         ms_per_user=1000.0 * elapsed / n,
