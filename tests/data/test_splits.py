@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmrec.data.records import Interaction, InteractionDataset, Item, User
 from llmrec.data.sampling import sample_negatives, sample_pair_negatives
@@ -28,9 +30,10 @@ def _assert_partition(split, full):
     assert sum(len(p) for p in parts) == len(full)
     together = _sorted_rows(pd.concat(parts, ignore_index=True))
     assert together.equals(_sorted_rows(full.interactions))
-    tagged = pd.concat([p.assign(part=k) for k, p in enumerate(parts)], ignore_index=True)
     keys = ["user_id", "item_id", "timestamp"]
-    assert tagged.groupby(keys).part.nunique().max() == 1  # no event in two parts
+    if len(full) and not full.interactions.duplicated(keys).any():
+        tagged = pd.concat([p.assign(part=k) for k, p in enumerate(parts)], ignore_index=True)
+        assert tagged.groupby(keys).part.nunique().max() == 1  # no event in two parts
 
 
 def _tiny(timestamps: bool = True) -> InteractionDataset:
@@ -224,3 +227,33 @@ def test_pair_negatives_never_hit_a_positive(synthetic_world):
     for row in range(0, len(ds), 7):
         assert not set(ids[negs[row]]) & positives[users[row]]
     assert np.array_equal(negs, sample_pair_negatives(ds, k=3, seed=0, strategy="popularity"))
+
+
+@st.composite
+def _datasets(draw):
+    n = draw(st.integers(0, 40))
+    users = draw(st.lists(st.sampled_from("abcde"), min_size=n, max_size=n))
+    items = draw(st.lists(st.sampled_from("pqrstuvw"), min_size=n, max_size=n))
+    times = draw(st.lists(st.integers(0, 20).map(float), min_size=n, max_size=n))
+    frame = pd.DataFrame({"user_id": users, "item_id": items, "timestamp": times})
+    return InteractionDataset([Item(i, i) for i in "pqrstuvw"], frame, [User("idle")])
+
+
+@settings(max_examples=30, deadline=None)
+@given(_datasets(), st.sampled_from(["loo", "temporal", "ratio", "ratio_random"]))
+def test_every_split_is_an_exact_leak_free_partition(ds, kind):
+    split = {
+        "loo": lambda: leave_one_out(ds),
+        "temporal": lambda: temporal_split(ds, test=0.25, valid=0.25),
+        "ratio": lambda: ratio_split(ds, test=0.3, valid=0.2),
+        "ratio_random": lambda: ratio_split(ds, test=0.3, order="random", seed=1),
+    }[kind]()
+    _assert_partition(split, ds)
+    train = split.train.interactions
+    for part in (split.valid.interactions, split.test.interactions):
+        if kind == "temporal" and len(part) and len(train):
+            assert train.timestamp.max() < part.timestamp.min()
+        if kind in ("loo", "ratio"):  # per user, held-out events are the latest ones
+            for uid, held in part.groupby("user_id"):
+                mine = train[train.user_id == uid]
+                assert mine.empty or mine.timestamp.max() <= held.timestamp.min()
