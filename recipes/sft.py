@@ -68,5 +68,7 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    script_args, training_args, model_args = make_parser().parse_args_and_config()
+    from llmrec.training.common import parse_recipe_args
+
+    script_args, training_args, model_args = parse_recipe_args(make_parser())
     main(script_args, training_args, model_args)

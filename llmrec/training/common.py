@@ -263,3 +263,51 @@ def paired_diff_ci(
     if a.shape != b.shape:
         raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
     return mean_ci(a - b, seed=seed, n_boot=n_boot, level=level)
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed run, or the only process."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def before_after_metrics(
+    before: np.ndarray, after: np.ndarray, name: str, seed: int = 0
+) -> dict[str, float]:
+    """``before_<name>``, ``after_<name>`` and ``diff_<name>`` (paired), each with a 95% CI."""
+    out: dict[str, float] = {}
+    for label, (mean, low, high) in (
+        ("before", mean_ci(before, seed)),
+        ("after", mean_ci(after, seed)),
+        ("diff", paired_diff_ci(after, before, seed)),
+    ):
+        out.update(
+            {
+                f"{label}_{name}": mean,
+                f"{label}_{name}_ci_low": low,
+                f"{label}_{name}_ci_high": high,
+            }
+        )
+    return out
+
+
+def parse_recipe_args(parser: Any, args: Sequence[str] | None = None) -> tuple:
+    """``parser.parse_args_and_config(args)``, turning transformers' bf16-on-CPU error into ours.
+
+    transformers refuses ``bf16: true`` without a GPU while it builds the config, before the
+    recipe can look at it; the message then names the config file and the CPU alternative.
+    """
+    import sys
+
+    try:
+        return parser.parse_args_and_config(args)
+    except ValueError as err:
+        if "bf16" not in str(err) or has_cuda():
+            raise
+        argv = list(sys.argv[1:] if args is None else args)
+        config = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else "the config"
+        raise RuntimeError(
+            f"{config} needs a CUDA GPU (bf16: true) and none is available; on CPU use a "
+            "config_*cpu*.yaml or config_tiny.yaml, or set bf16: false and use_cpu: true"
+        ) from err

@@ -1,0 +1,126 @@
+"""DPO recipe: LettinGo's split, scoring and pairing rules, and a tiny run that trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmrec.training.dpo_pairs import build_dpo_pairs
+from llmrec.training.lettingo import (
+    heldout_tasks,
+    long_recent_split,
+    pairwise_auc,
+    score_profiles,
+    training_tasks,
+)
+
+TINY_DPO = "recipes/tiny-random/dpo/config_tiny.yaml"
+CHAT = [{"role": "user", "content": "Profile this user."}]
+
+
+@pytest.fixture(scope="module")
+def loo(ml100k):
+    from llmrec.data import leave_one_out
+
+    return leave_one_out(ml100k, validation=False)
+
+
+def test_best_vs_worst_pairs_the_extremes_above_the_margin():
+    prompts = [CHAT, CHAT, CHAT]
+    profiles = [["a", "b", "c"], ["d", "e"], ["f", "g"]]
+    scores = [[0.9, 0.1, 0.5], [0.5, 0.5], [0.2, 0.6]]
+    ds = build_dpo_pairs(prompts, profiles, scores, "best_vs_worst", margin=0.3)
+    # group 1 ties (no pair); group 2's gap 0.4 > 0.3 keeps g over f.
+    assert ds["group"] == [0, 2]
+    assert [r["chosen"][0]["content"] for r in ds] == ["a", "g"]
+    assert [r["rejected"][0]["content"] for r in ds] == ["b", "f"]
+    assert ds[0]["prompt"] == CHAT
+    assert ds["score_chosen"] == [0.9, 0.6] and ds["score_rejected"] == [0.1, 0.2]
+
+
+def test_all_pairs_margin_counts_every_ordered_pair_above_the_margin():
+    scores = [[0.9, 0.1, 0.5]]
+    pairs = build_dpo_pairs([CHAT], [["a", "b", "c"]], scores, "all_pairs_margin", margin=0.3)
+    got = {(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in pairs}
+    assert got == {("a", "b"), ("a", "c"), ("c", "b")}  # gaps 0.8, 0.4, 0.4
+    strict = build_dpo_pairs([CHAT], [["a", "b", "c"]], scores, "all_pairs_margin", margin=0.5)
+    assert len(strict) == 1
+    same_text = build_dpo_pairs([CHAT], [["a", "a"]], [[1.0, 0.0]], "all_pairs_margin")
+    assert len(same_text) == 0
+
+
+def test_build_dpo_pairs_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        build_dpo_pairs([CHAT], [["a", "b"]], [[1, 0]], strategy="best")
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        build_dpo_pairs([CHAT], [["a", "b"]], [[1, 0]], margin=-1)
+    with pytest.raises(ValueError, match="prompt 0: 2 profiles but 3 scores"):
+        build_dpo_pairs([CHAT], [["a", "b"]], [[1, 0, 2]])
+
+
+def test_pairwise_auc_closed_form_with_ties():
+    assert pairwise_auc(np.array([0.9]), np.array([0.1, 0.5, 0.9])) == pytest.approx(2.5 / 3)
+    assert pairwise_auc(np.array([0.2, 0.8]), np.array([0.5])) == pytest.approx(0.5)
+
+
+def test_training_tasks_hold_the_recent_items_out_of_the_prompt(loo):
+    uid = "1"
+    (task,) = training_tasks(loo.train, [uid], recent_k=3, history_len=5, n_negatives=4)
+    history = loo.train.history(uid)
+    long_part, recent = long_recent_split(history, 3)
+    assert task.positives == tuple(r.item_id for r in history[-3:])
+    assert len(long_part) == len(history) - 3 and recent == history[-3:]
+    text = task.prompt[-1]["content"]
+    for r in recent:
+        assert loo.train.items[r.item_id].title not in text
+    assert loo.train.items[long_part[-1].item_id].title in text
+    seen = {r.item_id for r in history}
+    assert len(task.negatives) == 4 and not seen & set(task.negatives)
+
+
+def test_heldout_tasks_judge_on_the_test_item(loo):
+    tasks = heldout_tasks(loo, ["2", "3"], history_len=5, n_negatives=3, seed=0)
+    test = loo.test.interactions.set_index("user_id")["item_id"]
+    assert [t.positives for t in tasks] == [(test["2"],), (test["3"],)]
+
+
+def test_score_profiles_is_the_auc_of_the_scorer_yes_probability(loo, tiny_llama_path):
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.prompts import render_chat
+    from llmrec.training.common import item_text
+
+    scorer = TransformersBackend(tiny_llama_path, device="cpu", batch_size=8)
+    tasks = training_tasks(loo.train, ["1", "2"], recent_k=2, n_negatives=3)
+    profiles = [["likes drama", "likes comedy"], ["no idea", "sci-fi fan"]]
+    scores = score_profiles(scorer, loo.train, tasks, profiles)
+    assert scores.shape == (2, 2)
+    task, text = tasks[1], profiles[1][1]
+    items = [*task.positives, *task.negatives]
+    chats = [
+        render_chat(
+            "training/profile_yes_no", profile=text, candidate=item_text(loo.train.items[i])
+        )
+        for i in items
+    ]
+    logp = scorer.next_token_logprobs(chats, ["Yes", "No"])
+    p_yes = np.exp(logp[:, 0]) / np.exp(logp).sum(axis=1)
+    assert scores[1, 1] == pytest.approx(pairwise_auc(p_yes[:2], p_yes[2:]), abs=1e-6)
+
+
+def test_dpo_recipe_trains_and_reports_before_after(run_recipe, tmp_path):
+    from safetensors.torch import load_file
+
+    from llmrec.training.common import losses
+
+    result = run_recipe("dpo", TINY_DPO, "--output_dir", str(tmp_path))
+    weights = load_file(str(tmp_path / "adapter_model.safetensors"))
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and all(v.abs().sum() > 0 for v in lora_b)
+    loss = losses(result["log_history"])
+    assert loss[0] == pytest.approx(np.log(2), abs=1e-3)  # policy == reference at step 0
+    assert np.mean(loss[-3:]) < np.mean(loss[:3])
+    metrics = result["metrics"]
+    assert metrics["pairs"] > 0
+    for name in ("before_auc", "after_auc"):
+        assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"]
+    assert metrics["diff_auc"] == pytest.approx(metrics["after_auc"] - metrics["before_auc"])
