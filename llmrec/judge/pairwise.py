@@ -23,6 +23,7 @@ from llmrec.backends.base import Backend, Chat, GenerationParams
 from llmrec.judge.context import SEES, ItemLike, UserContext, render_item, render_item_line
 from llmrec.judge.parsing import ParseResult, parse_choice
 from llmrec.judge.pointwise import MODES
+from llmrec.judge.prefix import grouped_next_token_logprobs
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
 
@@ -222,9 +223,11 @@ class PairwiseJudge:
         ba = [self.list_chat(u, b, a) for u, a, b in cut]
         return self._judge([t[0] for t in cut], ab, ba)
 
-    def _choices(self, chats: list[Chat]) -> tuple[list[ParseResult], list, list[str | None]]:
+    def _choices(
+        self, chats: list[Chat], users: list[str]
+    ) -> tuple[list[ParseResult], list, list[str | None]]:
         if self.mode == "logprob":
-            logprobs = np.asarray(self.backend.next_token_logprobs(chats, CHOICE_TOKENS))
+            logprobs = grouped_next_token_logprobs(self.backend, chats, users, CHOICE_TOKENS)
             p_first = 1.0 / (1.0 + np.exp(logprobs[:, 1] - logprobs[:, 0]))  # (n,)
             picks = [ParseResult(1 if p >= 0.5 else 2, "logprob") for p in p_first]
             return picks, list(p_first), [None] * len(chats)
@@ -237,7 +240,7 @@ class PairwiseJudge:
         return results, [None] * len(chats), list(replies)
 
     def _judge(self, users: list[str], ab: list[Chat], ba: list[Chat]) -> list[PairwiseJudgment]:
-        picks, p_first, raw = self._choices(ab + ba)
+        picks, p_first, raw = self._choices(ab + ba, users + users)
         n = len(users)
         out = []
         for k, user in enumerate(users):

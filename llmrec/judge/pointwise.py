@@ -34,6 +34,7 @@ import numpy as np
 from llmrec.backends.base import Backend, Chat, GenerationParams
 from llmrec.judge.context import SEES, ItemLike, UserContext, as_item, render_item
 from llmrec.judge.parsing import parse_score
+from llmrec.judge.prefix import grouped_next_token_logprobs
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
 
@@ -114,6 +115,9 @@ class PointwiseJudge:
         max_new_tokens: Reply budget in rationale mode.
         max_repairs: Repair rounds for unparseable rationale replies (0 disables).
         chunk_size: Pairs sent to the backend per call (progress granularity).
+        share_prefix: Logprob mode on an in-process transformers backend: compute each
+            user's shared prompt prefix once (:mod:`llmrec.judge.prefix`); same numbers,
+            several times faster when a user has several items.
         progress: Show a tqdm bar.
     """
 
@@ -127,6 +131,7 @@ class PointwiseJudge:
         max_new_tokens: int = 64,
         max_repairs: int = 1,
         chunk_size: int = 256,
+        share_prefix: bool = True,
         progress: bool = False,
     ) -> None:
         if mode not in MODES:
@@ -144,6 +149,7 @@ class PointwiseJudge:
         self.max_new_tokens = max_new_tokens
         self.max_repairs = max_repairs
         self.chunk_size = chunk_size
+        self.share_prefix = share_prefix
         self.progress = progress
 
     def describe(self) -> dict[str, Any]:
@@ -189,10 +195,15 @@ class PointwiseJudge:
 
     def _logprob(self, pairs: list[tuple[str, ItemLike]]) -> list[PointwiseJudgment]:
         chats = [self.chat(u, it) for u, it in pairs]
-        logprobs = np.asarray(self.backend.next_token_logprobs(chats, SCORE_TOKENS))  # (n, 5)
+        if self.share_prefix:
+            users = [str(u) for u, _ in pairs]
+            logprobs = grouped_next_token_logprobs(self.backend, chats, users, SCORE_TOKENS)
+        else:
+            logprobs = np.asarray(self.backend.next_token_logprobs(chats, SCORE_TOKENS))
+        logprobs = logprobs.astype(np.float64)  # (n, 5)
         dist = distribution_from_logprobs(logprobs)  # (n, 5)
         expected = dist @ SCORES  # (n,)
-        mass = np.exp(logprobs.astype(np.float64)).sum(axis=-1)  # (n,)
+        mass = np.exp(logprobs).sum(axis=-1)  # (n,)
         return [
             PointwiseJudgment(
                 user_id=str(u),

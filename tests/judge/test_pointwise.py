@@ -82,3 +82,18 @@ def test_bad_settings_are_named(judge_backend, context):
         PointwiseJudge(judge_backend, context, mode="sampled")
     with pytest.raises(ValueError, match="sees must be one of"):
         PointwiseJudge(judge_backend, context, sees="everything")
+
+
+def test_shared_prefix_scoring_equals_the_full_forward_pass(judge_backend, context, small_world):
+    from llmrec.judge.prefix import common_prefix_length, grouped_next_token_logprobs
+
+    dataset, _ = small_world
+    judge = PointwiseJudge(judge_backend, context, sees="profile")
+    pairs = [(u, dataset.items[i]) for u in ("u1", "u2") for i in ("1", "6")]
+    chats = [judge.chat(u, it) for u, it in pairs]
+    calls = judge_backend.usage.calls
+    shared = grouped_next_token_logprobs(judge_backend, chats, [u for u, _ in pairs], SCORE_TOKENS)
+    assert judge_backend.usage.calls - calls == 4  # one prefix and one suffix pass per user
+    full = judge_backend.next_token_logprobs(chats, SCORE_TOKENS)
+    assert np.abs(shared - full).max() < 1e-4
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2]]) == 2
