@@ -1,0 +1,251 @@
+"""Turning training histories into profiles with a backend, batched over users.
+
+:class:`ProfileBuilder` renders each user's view (from a strategy) into a prompt, runs the
+first stage of multi-stage strategies (chunk notes) for all users in one batched call, generates
+the profiles in one batched call, and validates them. Structured profiles that fail validation
+are sent back with the error (``max_repairs`` times at most); what still fails becomes a
+``failed`` record holding the raw reply: never dropped, never invented.
+
+Example:
+    >>> from llmrec.backends import load_backend
+    >>> from llmrec.data import load_dataset, leave_one_out
+    >>> from llmrec.profiles import ProfileBuilder
+    >>> split = leave_one_out(load_dataset("ml-100k"))
+    >>> builder = ProfileBuilder(load_backend("smollm2-135m-instruct"), strategy="recent")
+    >>> records = builder.build(split.train, ["1", "2"])
+    >>> records[0].text
+    'The user enjoys ...'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.data.records import InteractionDataset
+from llmrec.profiles.history import LINE_TEMPLATE, history_entries, render_lines, token_counter
+from llmrec.profiles.schema import ProfileRecord
+from llmrec.profiles.strategies import Strategy, UserView, make_strategy
+from llmrec.profiles.structured import parse_structured
+from llmrec.prompts import render_chat, version_of
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("free", "structured")
+DEFAULT_PROMPTS = {"free": "profile/free_text", "structured": "profile/structured"}
+DEFAULT_MAX_NEW_TOKENS = {"free": 160, "structured": 224}
+
+
+@dataclass
+class _Reply:
+    """One profile reply on its way to a record, through validation and repair."""
+
+    raw: str
+    attempts: int = 1
+    error: str | None = None
+    note: str | None = None
+    structured: dict | None = None
+    text: str = ""
+
+
+class ProfileBuilder:
+    """Builds profiles for users of a dataset (give it ``split.train``).
+
+    Args:
+        backend: Any :class:`~llmrec.backends.base.Backend`.
+        strategy: A :class:`~llmrec.profiles.strategies.Strategy` or its name (default
+            settings).
+        format: ``"free"`` or ``"structured"``.
+        params: Generation parameters of the profile call (default greedy, 160 new tokens for
+            free text, 224 for structured).
+        prompt: Template name (``"profile/free_text@v1"``) or a path to your own template;
+            default the latest template of the format.
+        summary_prompt: Template of the hierarchical first stage.
+        repair_prompt: Template sent with an invalid structured reply.
+        max_repairs: Regenerations allowed for an invalid structured reply.
+        summary_tokens: New tokens per chunk note (hierarchical).
+        line_template: Template of one history line.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        strategy: Strategy | str = "whole",
+        format: str = "free",  # noqa: A002 - the user-facing name
+        params: GenerationParams | None = None,
+        prompt: str | None = None,
+        summary_prompt: str = "profile/chunk_summary",
+        repair_prompt: str = "profile/repair",
+        max_repairs: int = 2,
+        summary_tokens: int = 96,
+        line_template: str = LINE_TEMPLATE,
+    ) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"profile format must be one of {FORMATS}, got {format!r}")
+        if max_repairs < 0:
+            raise ValueError(f"max_repairs must be >= 0, got {max_repairs}")
+        self.backend = backend
+        self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.format = format
+        self.params = params or GenerationParams(max_new_tokens=DEFAULT_MAX_NEW_TOKENS[format])
+        self.prompt = prompt or DEFAULT_PROMPTS[format]
+        self.summary_prompt = summary_prompt
+        self.repair_prompt = repair_prompt
+        self.max_repairs = max_repairs
+        self.summary_tokens = summary_tokens
+        self.line_template = line_template
+        self.prompt_version = version_of(self.prompt)
+        self._count = token_counter(backend)
+
+    # -- prompts ----------------------------------------------------------------------------
+    def views(self, dataset: InteractionDataset, user_ids: Sequence[str]) -> list[UserView]:
+        """Each user's view under the strategy (from ``dataset``'s interactions only)."""
+        views = []
+        for uid in user_ids:
+            entries = history_entries(dataset, str(uid))
+            lines = render_lines(entries, self.line_template)
+            views.append(self.strategy.view(str(uid), entries, lines, self._count))
+        return views
+
+    def summarise(self, views: Sequence[UserView]) -> list[list[str]]:
+        """Notes on every chunk of every view, from one batched call (hierarchical stage 1)."""
+        chats, owners = [], []
+        for k, view in enumerate(views):
+            for part, chunk in enumerate(view.chunks, start=1):
+                chats.append(
+                    render_chat(
+                        self.summary_prompt, lines=chunk, part=part, parts=len(view.chunks) + 1
+                    )
+                )
+                owners.append(k)
+        notes: list[list[str]] = [[] for _ in views]
+        if chats:
+            params = GenerationParams(max_new_tokens=self.summary_tokens)
+            for k, note in zip(owners, self.backend.generate(chats, params)):
+                notes[k].append(note)
+        return notes
+
+    def chat(self, view: UserView, notes: Sequence[str] = ()) -> Chat:
+        """The final profile prompt of one view."""
+        return render_chat(
+            self.prompt,
+            lines=view.lines,
+            n_omitted=view.n_omitted,
+            summaries=list(notes),
+            previous=view.previous,
+        )
+
+    # -- running ----------------------------------------------------------------------------
+    def build(self, dataset: InteractionDataset, user_ids: Sequence[str]) -> list[ProfileRecord]:
+        """One profile record per user, in ``user_ids`` order."""
+        return [records[0] for records in self._run(dataset, user_ids, self.params)]
+
+    def sample(
+        self,
+        dataset: InteractionDataset,
+        user_ids: Sequence[str],
+        n: int,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> dict[str, list[ProfileRecord]]:
+        """``n`` sampled profile records per user (see :func:`llmrec.profiles.sample_profiles`)."""
+        params = GenerationParams(
+            max_new_tokens=self.params.max_new_tokens,
+            temperature=temperature,
+            top_p=self.params.top_p,
+            seed=seed,
+            n=n,
+            stop=self.params.stop,
+        )
+        runs = self._run(dataset, user_ids, params)
+        return {str(uid): records for uid, records in zip(user_ids, runs)}
+
+    def _run(
+        self, dataset: InteractionDataset, user_ids: Sequence[str], params: GenerationParams
+    ) -> list[list[ProfileRecord]]:
+        views = self.views(dataset, user_ids)
+        active = [k for k, v in enumerate(views) if v.lines or v.chunks]
+        notes = self.summarise([views[k] for k in active])
+        chats = [self.chat(views[k], note) for k, note in zip(active, notes)]
+        flat = self.backend.generate(chats, params) if chats else []
+        replies: dict[tuple[int, int], _Reply] = {}
+        for pos, k in enumerate(active):
+            for j in range(params.n):
+                replies[(k, j)] = _Reply(raw=flat[pos * params.n + j])
+        self._validate(replies, params)
+        out = []
+        for k, view in enumerate(views):
+            if k not in active:
+                failed = self._record(view, _Reply("", 0, "no training interactions"), "failed")
+                out.append([failed] * params.n)
+                continue
+            out.append([self._finish(view, replies[(k, j)]) for j in range(params.n)])
+        return out
+
+    def _validate(self, replies: dict[tuple[int, int], _Reply], params: GenerationParams) -> None:
+        for reply in replies.values():
+            self._check(reply)
+        for round_ in range(self.max_repairs):
+            broken = [key for key, r in replies.items() if r.error and self.format == "structured"]
+            if not broken:
+                return
+            chats = [
+                render_chat(self.repair_prompt, raw=replies[key].raw, error=replies[key].error)
+                for key in broken
+            ]
+            repair = GenerationParams(
+                max_new_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                seed=None if params.seed is None else params.seed + round_ + 1,
+            )
+            for key, raw in zip(broken, self.backend.generate(chats, repair)):
+                reply = replies[key]
+                reply.raw, reply.attempts = raw, reply.attempts + 1
+                self._check(reply)
+                if not reply.error:
+                    reply.note = f"valid after {reply.attempts - 1} regeneration(s)"
+
+    def _check(self, reply: _Reply) -> None:
+        if self.format == "free":
+            reply.text = reply.raw.strip()
+            reply.error = None if reply.text else "empty reply"
+            return
+        result = parse_structured(reply.raw)
+        reply.error, reply.note = result.error, result.note
+        if result.profile is not None:
+            reply.structured = result.profile.model_dump()
+            reply.text = result.profile.to_text()
+
+    def _finish(self, view: UserView, reply: _Reply) -> ProfileRecord:
+        if reply.error:
+            return self._record(view, reply, "failed")
+        return self._record(view, reply, "ok")
+
+    def _record(self, view: UserView, reply: _Reply, status: str) -> ProfileRecord:
+        ok = status == "ok"
+        return ProfileRecord(
+            user_id=view.user_id,
+            status=status,
+            text=reply.text if ok else "",
+            raw=reply.raw,
+            structured=reply.structured if ok else None,
+            error=reply.note if ok else reply.error,
+            attempts=reply.attempts,
+            format=self.format,
+            strategy=self.strategy.describe(),
+            prompt=self.prompt_version,
+            model=self.backend.fingerprint,
+            n_interactions=view.n_interactions,
+        )
+
+    def settings(self) -> dict[str, str]:
+        """What makes two runs comparable: checked when a job resumes into an existing file."""
+        return {
+            "format": self.format,
+            "strategy": self.strategy.describe(),
+            "prompt": self.prompt_version,
+            "model": self.backend.fingerprint,
+        }
