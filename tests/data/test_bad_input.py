@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmrec.data import load_dataset
 from llmrec.data.errors import DataFormatError
@@ -179,3 +181,39 @@ def test_hf_rows_are_checked_like_files():
         from_hf(table)
     ds = from_hf(table, on_error="skip")
     assert sorted(ds.interactions.user_id) == ["a", "b"] and ds.load_report.count == 1
+
+
+_values = st.one_of(
+    st.sampled_from(["", " ", "  7 ", "abc", "4.5", "nan", "1e3", "2024-01-02T10:00:00Z"]),
+    st.sampled_from(["2024-01-02 10:00", "1_000", "-3", "True"]),
+    st.integers(-5, 10**6),
+    st.sampled_from([2.0, 2.5, float("nan"), None, True]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_values, _values, _values, _values, _values), max_size=12))
+def test_column_parser_matches_the_row_parser(rows):
+    from llmrec.data.errors import BadRows
+    from llmrec.data.loaders.common import parse_columns, parse_interaction
+
+    names = ["u", "i", "t", "r", "v"]
+    columns = dict(zip(["user_id", "item_id", "timestamp", "rating", "review"], names))
+    path = Path("x.jsonl")
+    slow_bad, expected, kept_lines = BadRows("skip"), [], []
+    for line, row in enumerate(rows, start=1):
+        try:
+            expected.append(parse_interaction(dict(zip(names, row)), path, line, columns))
+            kept_lines.append(line)
+        except DataFormatError as err:
+            slow_bad.handle(err, "bad value")
+    raw = {n: [row[k] for row in rows] for k, n in enumerate(names)}
+    fast_bad = BadRows("skip")
+    frame, lines = parse_columns(raw, range(1, len(rows) + 1), path, columns, fast_bad)
+    assert list(lines) == kept_lines
+    assert fast_bad.examples == slow_bad.examples
+    got = list(frame.itertuples(index=False, name=None))
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine[:2] == theirs[:2] and mine[4] == theirs[4]
+        for a, b in zip(mine[2:4], theirs[2:4]):
+            assert (b is None and a != a) or a == pytest.approx(b)  # NaN means missing

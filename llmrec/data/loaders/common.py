@@ -135,9 +135,11 @@ def parse_timestamp(
         return stamp.timestamp()
     text = str(value).strip()
     try:
-        return float(text) / (1000.0 if unit == "ms" else 1.0)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(number) else number / (1000.0 if unit == "ms" else 1.0)
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
