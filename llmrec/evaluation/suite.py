@@ -40,12 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmrec.evaluation.evaluator import SystemResult, evaluate_recommender, heldout_targets
 from llmrec.evaluation.protocols import FullRanking, SampledRanking
 from llmrec.evaluation.statistics import (
-    bootstrap_statistic_ci,
     holm_adjust,
     paired_bootstrap_ci,
     paired_test,
 )
-from llmrec.metrics.registry import evaluate, parse_metric
+from llmrec.metrics.registry import parse_metric
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +108,6 @@ class StatisticsConfig(_Strict):
     """Bootstrap and paired-test settings; ``baseline`` is a system name (default: the first)."""
 
     n_resamples: int = 1000
-    catalog_resamples: int = 200
     level: float = 0.95
     seed: int = 0
     test: Literal["wilcoxon", "t"] = "wilcoxon"
@@ -214,17 +212,6 @@ def _item_embeddings(train, model: str) -> np.ndarray:
     return np.asarray(encoder.encode(texts, batch_size=64, normalize_embeddings=True))
 
 
-def _catalog_ci(result: SystemResult, metric: str, n_items: int, stats: StatisticsConfig):
-    topk = result.topk
-
-    def statistic(rows: np.ndarray) -> float:
-        return float(evaluate([metric], topk=topk[rows], n_items=n_items)[metric])
-
-    return bootstrap_statistic_ci(
-        statistic, len(topk), stats.catalog_resamples, stats.level, stats.seed
-    )
-
-
 def run_suite(
     config: SuiteConfig | Mapping[str, Any] | str | Path,
     out_dir: str | Path | None = None,
@@ -274,7 +261,7 @@ def run_suite(
         )
     protocol = config.protocol.build()
     curve_names = []
-    if config.curves and config.protocol.kind == "full" or config.curves:
+    if config.curves:
         curve_names = [f"{m}@{k}" for m in config.curves.metrics for k in config.curves.ks]
     all_metrics = list(dict.fromkeys(config.metrics + curve_names))
     needs_embeddings = any(parse_metric(m)[0].name == "ild" for m in all_metrics)
@@ -321,7 +308,6 @@ def summarise(config: SuiteConfig, evaluated, dataset, split, train, targets) ->
     """The JSON summary: per-system metric values with CIs, curves, paired tests."""
     stats = config.statistics
     names = list(evaluated)
-    n_items = len(train.item_ids)
     per_user_metrics = [m for m in config.metrics if m in evaluated[names[0]].per_user]
     systems: dict[str, Any] = {}
     for name, res in evaluated.items():
@@ -329,8 +315,9 @@ def summarise(config: SuiteConfig, evaluated, dataset, split, train, targets) ->
         systems[name] = entry
         for metric in config.metrics:
             if metric in res.catalog:
-                ci = _catalog_ci(res, metric, n_items, stats)
-                entry["metrics"][metric] = {"value": ci.mean, "low": ci.low, "high": ci.high}
+                # A population statistic, not a mean over users: resampling users with
+                # replacement shrinks coverage (duplicates), so no percentile CI is given.
+                entry["metrics"][metric] = {"value": res.catalog[metric], "low": None, "high": None}
         if res.corrected:
             entry["corrected"] = {
                 m: {"value": float(np.mean(v))} for m, v in res.corrected.items() if m in config.metrics
