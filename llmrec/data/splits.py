@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from llmrec.data.records import InteractionDataset
 
@@ -223,10 +224,8 @@ def kcore(
         raise ValueError(f"k must be >= 1, got user_k={user_k}, item_k={item_k}")
     frame = dataset.interactions
     keep = np.ones(len(frame), dtype=bool)
-    users = frame["user_id"].to_numpy()
-    items = frame["item_id"].to_numpy()
-    u_codes, u_inv = np.unique(users, return_inverse=True)
-    i_codes, i_inv = np.unique(items, return_inverse=True)
+    u_inv, u_codes = pd.factorize(frame["user_id"])
+    i_inv, i_codes = pd.factorize(frame["item_id"])
     while True:
         u_count = np.bincount(u_inv[keep], minlength=len(u_codes))
         i_count = np.bincount(i_inv[keep], minlength=len(i_codes))
@@ -235,8 +234,8 @@ def kcore(
             break
         keep = new_keep
     kept = frame[keep]
-    kept_items = set(kept["item_id"])
-    kept_users = set(kept["user_id"])
+    kept_items = set(i_codes[np.unique(i_inv[keep])])
+    kept_users = set(u_codes[np.unique(u_inv[keep])])
     items_left = [it for iid, it in dataset.items.items() if iid in kept_items]
     users_left = [u for uid, u in dataset.users.items() if uid in kept_users]
     return InteractionDataset(

@@ -148,10 +148,10 @@ def test_traits_read_naturally(world):
 
 
 def test_ten_thousand_users(tmp_path):
-    world = generate_world(n_users=10_000, n_items=300, seed=0, mean_history=20)
+    world = generate_world(n_users=10_000, n_items=200, seed=0, mean_history=10, min_history=3)
     stats = world.dataset.stats()
     assert stats.users == 10_000 and len(world.gold) == 10_000
-    assert 15 < stats.interactions / stats.users < 25
+    assert 8 < stats.interactions / stats.users < 12
 
 
 @pytest.mark.parametrize(
