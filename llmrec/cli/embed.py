@@ -42,12 +42,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     train = sub.add_parser(
         "train",
         help="train on UserQA (same as recipes/embed.py)",
-        description="Train with recipes/embed.py's arguments: --config YAML, then overrides "
+        description="Train with recipes/embed.py's arguments: a recipe YAML, then overrides "
         "such as --output_dir DIR --num_train_epochs 2 (dataclass < YAML < command line).",
     )
-    train.add_argument(
-        "--config", required=True, help="recipe YAML, e.g. recipes/minilm/embed/config_full.yaml"
-    )
+    train.add_argument("config", help="recipe YAML, e.g. recipes/minilm/embed/config_full.yaml")
     train.add_argument("overrides", nargs=argparse.REMAINDER, help="--key value pairs")
     train.set_defaults(func=_train)
 
