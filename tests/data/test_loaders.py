@@ -196,3 +196,15 @@ def test_fast_and_exact_csv_readers_agree(synthetic_world, tmp_path, monkeypatch
     assert sorted(fast.interactions.timestamp) == sorted(frame.timestamp)
     assert fast.interactions.rating.isna().sum() == len(frame.index[::7])
     assert (fast.interactions.review == 'said "wow", then left').sum() == len(frame.index[::5])
+
+
+def test_gzipped_amazon_files(tmp_path):
+    import gzip
+
+    for name in ("All_Beauty.jsonl", "meta_All_Beauty.jsonl"):
+        data = (FIXTURES / "amazon" / name).read_bytes()
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data))
+    ds = load_dataset(tmp_path / "All_Beauty.jsonl.gz")
+    plain = load_amazon(FIXTURES / "amazon" / "All_Beauty.jsonl")
+    assert ds.name == "All_Beauty" and ds.interactions.equals(plain.interactions)
+    assert ds.items == plain.items
