@@ -102,6 +102,7 @@ def _stats_json(capsys, *args: str) -> dict:
         ("amazon/All_Beauty.jsonl", [], (2, 3, 4)),
         ("table/ratings.csv", ["--column", "user_id=uid", "--column", "item_id=movie"], (2, 3, 4)),
         ("table/ratings.jsonl", [], (2, 2, 3)),
+        ("recbole-toy", [], (2, 3, 3)),
     ],
 )
 def test_stats_cli_on_every_format(capsys, path, extra, expected):
@@ -131,3 +132,11 @@ def test_synth_cli_writes_tables_that_load_back(capsys, tmp_path):
     assert stats["users"] == 30 and stats["items"] == 40 and stats["rated"]
     gold = [json.loads(line) for line in (out / "gold_profiles.jsonl").read_text().splitlines()]
     assert len(gold) == 30 and gold[0]["traits"]
+
+
+def test_stats_cli_on_a_saved_datasets_folder(capsys, tmp_path):
+    from llmrec.data.loaders.hf import to_hf_dict
+
+    to_hf_dict(load_dataset(FIXTURES / "ml-1m")).save_to_disk(str(tmp_path / "hf"))
+    stats = _stats_json(capsys, str(tmp_path / "hf"))
+    assert (stats["users"], stats["items"], stats["interactions"]) == (3, 3, 6)
