@@ -108,6 +108,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    import json
     from pathlib import Path
 
     from llmrec.data.export import write_tables
@@ -125,7 +126,9 @@ def _synth(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_tables(world.dataset, out)
     world.gold_profiles_jsonl(out / "gold_profiles.jsonl")
+    # generate_world(SyntheticConfig(**json.load(open("config.json")))) rebuilds the same world.
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     print(
-        f"{world.dataset!r} -> {out} (interactions.jsonl, items.jsonl, users.jsonl, gold_profiles.jsonl)"
+        f"{world.dataset!r} -> {out} (interactions, items, users, gold_profiles .jsonl; config.json)"
     )
     return 0

@@ -365,9 +365,12 @@ class SyntheticConfig:
             raise ValueError(f"SyntheticConfig.n_directors={self.n_directors!r}: must be >= 1")
 
     def _coerce_strings(self) -> None:
-        """Accept ``"0.5"`` for a float field and ``"200"`` for an int (specs from CLI strings)."""
+        """Accept ``"0.5"`` for a float and ``"200"`` for an int (CLI specs), lists for tuples."""
         for f in fields(self):
             value, default = getattr(self, f.name), f.default
+            if isinstance(value, list):  # from JSON: keep the config hashable
+                object.__setattr__(self, f.name, tuple(value))
+                continue
             if not isinstance(value, str) or isinstance(default, str):
                 continue
             if isinstance(default, float):

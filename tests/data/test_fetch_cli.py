@@ -132,6 +132,11 @@ def test_synth_cli_writes_tables_that_load_back(capsys, tmp_path):
     assert stats["users"] == 30 and stats["items"] == 40 and stats["rated"]
     gold = [json.loads(line) for line in (out / "gold_profiles.jsonl").read_text().splitlines()]
     assert len(gold) == 30 and gold[0]["traits"]
+    from llmrec.data.synthetic import SyntheticConfig, generate_world
+
+    config = SyntheticConfig(**json.loads((out / "config.json").read_text()))
+    again = generate_world(config)
+    assert again.gold[gold[0]["user_id"]].traits() == gold[0]["traits"]
 
 
 def test_stats_cli_on_a_saved_datasets_folder(capsys, tmp_path):
