@@ -17,7 +17,7 @@ import contextlib
 import gc
 import gzip
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -410,10 +410,3 @@ def assemble(
     dataset = InteractionDataset(items.values(), frame, users.values(), name=name)
     dataset.load_report = bad
     return dataset
-
-
-def first_key(record: Mapping[str, Any], names: Iterable[str]) -> str | None:
-    for key in names:
-        if key in record:
-            return key
-    return None

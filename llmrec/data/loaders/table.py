@@ -97,9 +97,10 @@ def read_columns(
         header, rows = _read_delimited(path, bad, sep or ("\t" if kind == "tsv" else ","), encoding)
 
         def collect_csv(names: list[str]):
-            fast = _arrow_csv(path, header, names, sep or ("\t" if kind == "tsv" else ","))
-            if fast is not None and encoding.lower().replace("-", "") == "utf8":
-                return fast
+            if encoding.lower().replace("-", "").replace("_", "") == "utf8":
+                fast = _arrow_csv(path, header, names, sep or ("\t" if kind == "tsv" else ","))
+                if fast is not None:
+                    return fast
             index = [header.index(n) for n in names]
             lines, values = [], []
             with no_gc():  # millions of small lists otherwise trigger repeated full collections
