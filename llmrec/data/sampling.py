@@ -95,6 +95,8 @@ def sample_negatives(
     indptr = np.searchsorted(seen_user, np.arange(len(dataset.user_ids) + 1))
     rng = np.random.default_rng(seed)
     out = np.empty((len(rows), n), dtype=np.int64)
+    if n == 0:
+        return out
     step = max(1, chunk_cells // max(n_items, 1))
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
@@ -107,13 +109,14 @@ def sample_negatives(
         keys[row, seen_item[np.repeat(lo, counts) + run]] = -np.inf
         available = np.isfinite(keys).sum(axis=1)
         if (available < n).any():
-            bad = users[start + int(np.argmax(available < n))]
+            short = int(np.argmax(available < n))
             raise ValueError(
-                f"user {bad!r} has {int(available.min())} items left to sample, fewer than n={n}"
+                f"user {users[start + short]!r} has {int(available[short])} items left to "
+                f"sample, fewer than n={n}"
             )
-        top = np.argpartition(-keys, n - 1, axis=1)[:, :n] if n else np.zeros((len(chunk), 0))
+        top = np.argpartition(-keys, n - 1, axis=1)[:, :n]  # (chunk, n), unordered
         # Order the n picks by key, so the result is a proper sequential sample.
-        picked = np.take_along_axis(keys, top.astype(np.int64), axis=1)
+        picked = np.take_along_axis(keys, top, axis=1)
         out[start : start + len(chunk)] = np.take_along_axis(
             top, np.argsort(-picked, axis=1), axis=1
         )
