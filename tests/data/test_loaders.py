@@ -50,6 +50,17 @@ def test_ml1m_raw_files():
     assert [r.item_id for r in ds.history("2")] == ["2", "1"]
 
 
+def test_movielens_csv_releases():
+    ds = load_dataset(FIXTURES / "ml-latest-small")
+    assert (len(ds.users), len(ds.items), len(ds)) == (2, 5, 5)
+    city = ds.items["7"]
+    assert city.title == "City of Lost Children, The (Cité des enfants perdus, La)"
+    assert city.year == 1995 and city.genres[:2] == ("Adventure", "Drama")
+    assert ds.items["9"].genres == ()  # "(no genres listed)"
+    assert [(r.item_id, r.rating) for r in ds.history("2")] == [("1", 3.5), ("6", 2.5)]
+    assert detect_format(FIXTURES / "ml-latest-small") == "movielens"
+
+
 def test_split_title():
     assert split_title("Shawshank Redemption, The (1994)") == ("Shawshank Redemption, The", 1994)
     assert split_title("unknown") == ("unknown", None)

@@ -3,6 +3,8 @@
 * ml-100k: ``u.data`` (tab-separated ``user item rating timestamp``), ``u.item``
   (pipe-separated ``id|title|release date|video release date|IMDb URL|19 genre flags``),
   ``u.user`` (``id|age|gender|occupation|zip``), ``u.genre`` (``name|index``, optional).
+* ml-latest, ml-20m, ml-25m, ml-32m: ``ratings.csv`` (``userId,movieId,rating,timestamp``)
+  and ``movies.csv`` (``movieId,title,genres`` with ``|``-separated genres), UTF-8.
 * ml-1m (and ml-10m's layout): ``ratings.dat`` (``UserID::MovieID::Rating::Timestamp``),
   ``movies.dat`` (``MovieID::Title::Genre|Genre``), ``users.dat``
   (``UserID::Gender::Age::Occupation::Zip-code``; age and occupation are codes, decoded here).
@@ -89,7 +91,9 @@ COLUMNS = {name: name for name in FIELDS}
 
 
 def is_movielens(folder: Path) -> bool:
-    return (folder / "u.data").is_file() or (folder / "ratings.dat").is_file()
+    if (folder / "u.data").is_file() or (folder / "ratings.dat").is_file():
+        return True
+    return (folder / "ratings.csv").is_file() and (folder / "movies.csv").is_file()
 
 
 def split_title(title: str) -> tuple[str, int | None]:
@@ -253,6 +257,33 @@ def _exact_ratings(path: Path, sep: str, bad: BadRows):
     return parse_columns(dict(zip(FIELDS, cols)), lines, path, COLUMNS, bad)
 
 
+def _load_csv_movielens(
+    folder: Path, name: str | None, on_error: str, unknown_items: str, dedupe: bool
+) -> InteractionDataset:
+    """ml-latest / ml-20m / ml-25m / ml-32m: ``ratings.csv`` and ``movies.csv`` (UTF-8)."""
+    from llmrec.data.loaders.table import load_table
+
+    raw = load_table(
+        folder / "ratings.csv",
+        columns={"user_id": "userId", "item_id": "movieId", "rating": "rating"},
+        items=folder / "movies.csv" if (folder / "movies.csv").is_file() else None,
+        item_columns={"item_id": "movieId", "title": "title", "genres": "genres"},
+        genre_sep="|",
+        name=name or folder.name,
+        on_error=on_error,
+        unknown_items=unknown_items,
+        dedupe=dedupe,
+    )
+    items = []
+    for item in raw.items.values():
+        title, year = split_title(item.title)
+        genres = tuple(g for g in item.genres if g != "(no genres listed)")
+        items.append(Item(item.item_id, title, genres, year, None, item.attributes))
+    dataset = InteractionDataset(items, raw.interactions, raw.users, name=raw.name)
+    dataset.load_report = raw.load_report
+    return dataset
+
+
 def load_movielens(
     folder: str | Path,
     name: str | None = None,
@@ -260,7 +291,7 @@ def load_movielens(
     unknown_items: str = "raise",
     dedupe: bool = False,
 ) -> InteractionDataset:
-    """Load ml-100k (``u.data``...) or ml-1m (``ratings.dat``...) raw files from ``folder``.
+    """Load MovieLens raw files from ``folder``: ml-100k, ml-1m or the CSV releases.
 
     Args:
         folder: The unzipped GroupLens folder.
@@ -273,6 +304,9 @@ def load_movielens(
         DataFormatError: naming file, line and field of the first malformed row.
     """
     folder = Path(folder).expanduser()
+    raw_files = (folder / "u.data").is_file() or (folder / "ratings.dat").is_file()
+    if not raw_files and (folder / "ratings.csv").is_file():
+        return _load_csv_movielens(folder, name, on_error, unknown_items, dedupe)
     bad = check_policies(on_error, unknown_items)
     if (folder / "u.data").is_file():
         inter_path, sep = folder / "u.data", "\t"
@@ -285,7 +319,10 @@ def load_movielens(
         users = _load_ml1m_users(folder, bad)
         items_path = folder / "movies.dat"
     else:
-        raise FileNotFoundError(f"{folder} has neither u.data (ml-100k) nor ratings.dat (ml-1m)")
+        raise FileNotFoundError(
+            f"{folder} has neither u.data (ml-100k), ratings.dat (ml-1m) nor ratings.csv "
+            "(ml-latest, ml-20m, ml-25m, ml-32m)"
+        )
     fast = _fast_ratings(inter_path, sep)
     if fast is not None:
         frame, line_arr = parse_columns(
