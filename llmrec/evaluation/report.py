@@ -109,6 +109,7 @@ def plot_metric_curves(curves: Mapping[str, Mapping[str, Mapping[str, float]]]) 
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("Accuracy at cut-off K")
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -146,6 +147,7 @@ def plot_popularity_bias(
         ax.tick_params(axis="x", rotation=30)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Popularity bias")
+    fig.tight_layout()
     return _png(fig)
 
 
