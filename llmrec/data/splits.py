@@ -90,6 +90,8 @@ def temporal_split(
     *,
     test_start: float | None = None,
     valid_start: float | None = None,
+    drop_cold_users: bool = False,
+    drop_cold_items: bool = False,
 ) -> Split:
     """Global temporal cut: everything before one moment trains, everything after is held out.
 
@@ -106,6 +108,9 @@ def temporal_split(
         valid: Fraction in the validation part, just before the test part.
         test_start: Explicit test cut (seconds); overrides ``test``.
         valid_start: Explicit validation cut; overrides ``valid`` (must be <= ``test_start``).
+        drop_cold_users: Drop held-out interactions of users with no training interaction
+            (dropped, not moved to training; the split then covers less than the dataset).
+        drop_cold_items: Likewise for items never seen in training.
 
     Example:
         >>> split = temporal_split(ds, test=0.1, valid=0.1)  # doctest: +SKIP
@@ -129,11 +134,20 @@ def temporal_split(
     test_mask = times >= test_start
     valid_mask = (times >= valid_start) & ~test_mask
     train_mask = ~(test_mask | valid_mask)
+    warm = np.ones(len(frame), dtype=bool)
+    for drop, column in ((drop_cold_users, "user_id"), (drop_cold_items, "item_id")):
+        if drop:
+            warm &= frame[column].isin(frame[column][train_mask].unique()).to_numpy()
+    test_mask &= warm
+    valid_mask &= warm
     return Split(
         train=dataset.with_interactions(frame[train_mask], f"{dataset.name}/train"),
         valid=dataset.with_interactions(frame[valid_mask], f"{dataset.name}/valid"),
         test=dataset.with_interactions(frame[test_mask], f"{dataset.name}/test"),
-        strategy=f"temporal_split(valid_start={valid_start}, test_start={test_start})",
+        strategy=(
+            f"temporal_split(valid_start={valid_start}, test_start={test_start}, "
+            f"drop_cold_users={drop_cold_users}, drop_cold_items={drop_cold_items})"
+        ),
     )
 
 

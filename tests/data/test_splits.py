@@ -69,6 +69,20 @@ def test_temporal_split_explicit_cut_and_ties_go_later():
         temporal_split(_tiny(), test_start=1.0, valid_start=2.0)
 
 
+def test_temporal_split_can_drop_cold_users_and_items():
+    ds = _tiny()  # a: 0@1, 1@2, 2@3; b: 1@1.5, 3@2.5
+    plain = temporal_split(ds, test_start=2.5, valid_start=2.5)
+    assert sorted(plain.test.interactions.item_id) == ["2", "3"]
+    warm_items = temporal_split(ds, test_start=2.5, valid_start=2.5, drop_cold_items=True)
+    assert len(warm_items.test) == 0  # items 2 and 3 were never seen in training
+    rows = [Interaction("c", "0", 9.0, 1.0)]
+    frame = pd.concat([ds.interactions, InteractionDataset(ds.items, rows).interactions])
+    late = ds.with_interactions(frame)
+    warm_users = temporal_split(late, test_start=2.5, valid_start=2.5, drop_cold_users=True)
+    assert "c" not in set(warm_users.test.interactions.user_id)
+    assert sorted(warm_users.test.interactions.item_id) == ["2", "3"]
+
+
 def test_temporal_split_refuses_missing_timestamps():
     with pytest.raises(ValueError, match=r"needs timestamps, but 5 of 5 interactions of 'tiny'"):
         temporal_split(_tiny(timestamps=False))
