@@ -29,6 +29,7 @@ class BPRMF(Recommender):
         l2: Weight of the L2 penalty on the embeddings of each triple.
         batch_size: Triples per step.
         seed: Seed of initialisation, shuffling and negative sampling.
+        device: Torch device (default: the GPU when present, else CPU).
     """
 
     name = "bpr_mf"
@@ -41,6 +42,7 @@ class BPRMF(Recommender):
         l2: float = 1e-4,
         batch_size: int = 2048,
         seed: int = 0,
+        device: str | None = None,
     ) -> None:
         self.dim = dim
         self.epochs = epochs
@@ -48,21 +50,26 @@ class BPRMF(Recommender):
         self.l2 = l2
         self.batch_size = batch_size
         self.seed = seed
+        self.device = device
 
     def _fit(self, train: InteractionDataset) -> None:
         import torch
 
+        from llmrec.models import default_device
+
+        device = torch.device(self.device or default_device())
         coo = self.matrix_.tocoo()
         users = coo.row.astype(np.int64)
         items = coo.col.astype(np.int64)
         positive_keys = np.sort(users * self.n_items_ + items)
         rng = np.random.default_rng(self.seed)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             user_emb = torch.nn.Embedding(self.n_users_, self.dim)
             item_emb = torch.nn.Embedding(self.n_items_, self.dim)
             torch.nn.init.normal_(user_emb.weight, std=0.1)
             torch.nn.init.normal_(item_emb.weight, std=0.1)
+        user_emb, item_emb = user_emb.to(device), item_emb.to(device)
         params = list(user_emb.parameters()) + list(item_emb.parameters())
         opt = torch.optim.Adam(params, lr=self.lr)
         for epoch in range(self.epochs):
@@ -73,9 +80,9 @@ class BPRMF(Recommender):
             total = 0.0
             for start in range(0, len(order), self.batch_size):
                 sel = order[start : start + self.batch_size]
-                u = torch.from_numpy(users[sel])
-                i = torch.from_numpy(items[sel])
-                j = torch.from_numpy(neg[start : start + self.batch_size])
+                u = torch.from_numpy(users[sel]).to(device)
+                i = torch.from_numpy(items[sel]).to(device)
+                j = torch.from_numpy(neg[start : start + self.batch_size]).to(device)
                 pu, qi, qj = user_emb(u), item_emb(i), item_emb(j)  # (batch, dim) each
                 diff = (pu * (qi - qj)).sum(dim=1)  # (batch,)
                 reg = pu.pow(2).sum(1) + qi.pow(2).sum(1) + qj.pow(2).sum(1)
@@ -85,8 +92,8 @@ class BPRMF(Recommender):
                 opt.step()
                 total += loss.item() * len(sel)
             logger.debug("bpr epoch %d loss %.4f", epoch, total / len(order))
-        self.user_factors_ = user_emb.weight.detach().numpy().copy()  # (n_users, dim)
-        self.item_factors_ = item_emb.weight.detach().numpy().copy()  # (n_items, dim)
+        self.user_factors_ = user_emb.weight.detach().cpu().numpy().copy()  # (n_users, dim)
+        self.item_factors_ = item_emb.weight.detach().cpu().numpy().copy()  # (n_items, dim)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()

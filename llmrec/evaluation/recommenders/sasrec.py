@@ -50,10 +50,12 @@ def _build_model(n_items: int, dim: int, heads: int, layers: int, max_len: int, 
             pos = torch.arange(length, device=seq.device)
             x = self.items(seq) + self.positions(pos)[None]  # (batch, length, dim)
             x = self.dropout(x) * (seq > 0).unsqueeze(-1)
-            causal = torch.triu(torch.ones(length, length, dtype=torch.bool), 1)  # (L, L)
+            dev = seq.device
+            causal = torch.triu(torch.ones(length, length, dtype=torch.bool, device=dev), 1)
             blocked = causal[None] | (seq == 0)[:, None, :]  # (batch, L, L): no future, no pad
-            blocked = blocked & ~torch.eye(length, dtype=torch.bool)[None]  # self always visible
-            mask = torch.zeros(blocked.shape).masked_fill(blocked, float("-inf"))
+            eye = torch.eye(length, dtype=torch.bool, device=dev)
+            blocked = blocked & ~eye[None]  # self always visible: no all-masked row, no NaN
+            mask = torch.zeros(blocked.shape, device=dev).masked_fill(blocked, float("-inf"))
             mask = mask.repeat_interleave(heads, dim=0)  # (batch * heads, L, L)
             return self.norm(self.encoder(x, mask=mask))  # (batch, length, dim)
 
@@ -76,6 +78,7 @@ class SASRec(Recommender):
         lr: Adam learning rate.
         batch_size: Sequences per step.
         seed: Seed of initialisation and shuffling.
+        device: Torch device (default: the GPU when present, else CPU).
     """
 
     name = "sasrec"
@@ -91,6 +94,7 @@ class SASRec(Recommender):
         lr: float = 1e-3,
         batch_size: int = 128,
         seed: int = 0,
+        device: str | None = None,
     ) -> None:
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
@@ -103,6 +107,7 @@ class SASRec(Recommender):
         self.lr = lr
         self.batch_size = batch_size
         self.seed = seed
+        self.device = device
 
     def _sequences(self, train: InteractionDataset) -> list[np.ndarray]:
         codes = train.item_codes() + 1  # shift: 0 is padding
@@ -127,12 +132,15 @@ class SASRec(Recommender):
 
         self.sequences_ = self._sequences(train)
         windows = self._windows(self.sequences_)
+        from llmrec.models import default_device
+
+        device = torch.device(self.device or default_device())
         rng = np.random.default_rng(self.seed)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             net = _build_model(
                 self.n_items_, self.dim, self.heads, self.layers, self.max_len, self.dropout
-            )
+            ).to(device)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             net.train()
             for epoch in range(self.epochs):
@@ -140,6 +148,7 @@ class SASRec(Recommender):
                 order = rng.permutation(len(windows))
                 for start in range(0, len(order), self.batch_size):
                     block = torch.from_numpy(windows[order[start : start + self.batch_size]])
+                    block = block.to(device)
                     inputs, targets = block[:, :-1], block[:, 1:]  # (batch, max_len) each
                     hidden = net(inputs)  # (batch, max_len, dim)
                     keep = targets > 0
@@ -153,6 +162,7 @@ class SASRec(Recommender):
                 logger.debug("sasrec epoch %d loss %.4f", epoch, total / max(count, 1))
         net.eval()
         self.net_ = net
+        self.device_ = device
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         import torch
@@ -166,7 +176,7 @@ class SASRec(Recommender):
         out = np.empty((len(user_idx), self.n_items_), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(rows), 512):
-                seq = torch.from_numpy(rows[start : start + 512])
+                seq = torch.from_numpy(rows[start : start + 512]).to(self.device_)
                 hidden = self.net_(seq)[:, -1]  # (batch, dim) state after the latest item
-                out[start : start + 512] = self.net_.logits(hidden).numpy()
+                out[start : start + 512] = self.net_.logits(hidden).float().cpu().numpy()
         return out
