@@ -65,3 +65,15 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
     assert 0.0 <= result["majority"]["gender"] <= 1.0
     assert "| recall@10 | " in results_table(result)
     assert answer("gender", "female") == "This user is female."
+
+
+def test_macro_f1_matches_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from llmrec.embeddings.evaluate import _macro_f1
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.choice(list("abcde"), size=40)
+        p = np.where(rng.random(40) < 0.5, y, rng.choice(list("abcdef"), size=40))
+        assert _macro_f1(y, p) == pytest.approx(f1_score(y, p, average="macro", zero_division=0))
