@@ -163,3 +163,34 @@ def out_of_candidate_rate(
         counts.append(sum(m not in allowed for m in ids))
         totals.append(len(ids))
     return _rate(counts, totals)
+
+
+def llm_output_rates(
+    generated: Sequence[Sequence[str]],
+    matcher: TitleMatcher,
+    histories: Sequence[Iterable[str]] | None = None,
+    candidates: Sequence[Iterable[str]] | None = None,
+) -> dict[str, np.ndarray]:
+    """All validity rates of generated title lists at once, one array per rate.
+
+    Args:
+        generated: Per user, the titles the model named, in order.
+        matcher: How titles map to catalogue ids.
+        histories: Per user, the training item ids (adds ``in_history_rate``).
+        candidates: Per user, the candidate ids offered (adds ``out_of_candidate_rate``).
+
+    Example:
+        >>> m = TitleMatcher.from_titles({"1": "Heat (1995)"})
+        >>> {k: v.tolist() for k, v in llm_output_rates([["Heat", "Heat", "Nope"]], m).items()}
+        {'hallucination_rate': [0.3333333333333333], 'duplicate_rate': [0.5]}
+    """
+    matched = matcher.match_lists(generated)
+    out = {
+        "hallucination_rate": hallucination_rate(matched),
+        "duplicate_rate": duplicate_rate(matched),
+    }
+    if histories is not None:
+        out["in_history_rate"] = in_history_rate(matched, histories)
+    if candidates is not None:
+        out["out_of_candidate_rate"] = out_of_candidate_rate(matched, candidates)
+    return out

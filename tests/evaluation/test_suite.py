@@ -102,3 +102,14 @@ def test_cli_eval_on_ml100k(tmp_path, capsys):
     assert values["ease"] > values["most_popular"]
     assert "ease" in capsys.readouterr().out
     assert np.isfinite(res["history_arp"])
+
+
+def test_temporal_split_many_heldout_items(tiny_world):
+    cfg = dict(CONFIG, metrics=["recall@10", "ndcg@10", "map@10"], curves=None)
+    cfg["split"] = {"strategy": "temporal", "params": {"test": 0.2, "valid": 0.0}}
+    run = run_suite(cfg, dataset=tiny_world.dataset)
+    res = run.results
+    assert res["split"]["strategy"].startswith("temporal")
+    ease = run.systems["ease"]
+    assert len(ease.users) == res["n_users"] > 0
+    assert 0 <= res["systems"]["ease"]["metrics"]["recall@10"]["value"] <= 1

@@ -85,3 +85,13 @@ def test_llm_output_rates():
     np.testing.assert_allclose(out_of_candidate_rate(matched, cands), [1 / 3, 0, 0])
     with pytest.raises(ValueError, match="3 lists but 1 histories"):
         in_history_rate(matched, [{"2"}])
+
+
+def test_llm_output_rates_together():
+    from llmrec.metrics.llm_outputs import llm_output_rates
+
+    m = TitleMatcher.from_titles({"1": "Heat (1995)", "2": "Fargo (1996)"})
+    out = llm_output_rates([["Heat", "fargo", "Nope"]], m, histories=[{"1"}], candidates=[{"2"}])
+    np.testing.assert_allclose(out["hallucination_rate"], [1 / 3])
+    np.testing.assert_allclose(out["in_history_rate"], [1 / 2])
+    np.testing.assert_allclose(out["out_of_candidate_rate"], [1 / 2])
