@@ -50,7 +50,7 @@ def main(script_args, training_args, model_args) -> dict:
     trainer.save_model(training_args.output_dir)
 
     metrics: dict = {}
-    if trainer.accelerator.is_main_process:
+    if script_args.run_eval and trainer.accelerator.is_main_process:
         model = trainer.accelerator.unwrap_model(trainer.model)
         metrics = evaluate_sft(model, tokenizer, data, script_args, seed=training_args.seed)
         metrics["world_size"] = trainer.accelerator.num_processes

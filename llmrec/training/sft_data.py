@@ -48,6 +48,7 @@ class SFTScriptArguments:
         label: TALLRec labels, ``"rating"`` or ``"sampled_negative"``.
         like_threshold: Ratings at or above it count as liked (TALLRec).
         k: Cut-off of HR@K and NDCG@K.
+        run_eval: Evaluate on held-out users at the end (off for throughput benchmarks).
         eval_baseline: Also evaluate the untuned model (adapter off) on the same cases.
         require_gpu: Fail on a machine without CUDA (set in the GPU configs).
         write_rank_fingerprints: Write a hash of each rank's trained weights (DDP checks).
@@ -63,6 +64,7 @@ class SFTScriptArguments:
     label: str = field(default="rating", metadata={"help": "tallrec: rating | sampled_negative"})
     like_threshold: float = field(default=4.0, metadata={"help": "tallrec: liked if rating >= t"})
     k: int = field(default=10, metadata={"help": "cut-off of hr@k and ndcg@k"})
+    run_eval: bool = field(default=True, metadata={"help": "evaluate on held-out users at the end"})
     eval_baseline: bool = field(default=True, metadata={"help": "evaluate the untuned model too"})
     require_gpu: bool = field(default=False, metadata={"help": "fail without CUDA"})
     write_rank_fingerprints: bool = field(

@@ -224,3 +224,30 @@ def test_unknown_yaml_key_fails(tmp_path):
         load_recipe("sft").make_parser().parse_args_and_config(
             ["--config", str(bad), "--output_dir", str(tmp_path)]
         )
+
+
+@pytest.mark.slow
+def test_sft_recipe_on_smollm2_learns_the_answer_format(run_recipe, tmp_path, smollm2_path):
+    """A few LoRA steps on the real model: the title loss falls and the adapter is saved."""
+    result = run_recipe(
+        "sft",
+        "recipes/smollm2/sft/config_lora_cpu.yaml",
+        "--output_dir",
+        str(tmp_path),
+        "--train_users",
+        "32",
+        "--eval_users",
+        "10",
+        "--n_negatives",
+        "9",
+        "--max_steps",
+        "8",
+        "--per_device_train_batch_size",
+        "4",
+        "--gradient_accumulation_steps",
+        "1",
+        "--logging_steps",
+        "1",
+    )
+    _assert_trained(result, tmp_path)
+    assert result["metrics"]["eval_users"] == 10
