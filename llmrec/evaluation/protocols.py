@@ -184,7 +184,10 @@ def rank_targets(
 
 
 def topk_items(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -> np.ndarray:
-    """The ``k`` best items per row, best first (ties: lower item index first), ``-1`` padding.
+    """The ``k`` best items per row, best first, ``-1`` padding.
+
+    Equal scores are ordered by item index, also at the cut-off (the lowest-index tied items get
+    in). Works in the scores' dtype, without a negated copy.
 
     Args:
         scores: ``(n, n_items)`` scores.
@@ -194,13 +197,24 @@ def topk_items(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -
     Returns:
         ``(n, k)`` int64 item indices.
     """
-    s = np.asarray(scores, dtype=np.float64)
+    s = np.asarray(scores)
     if excluded is not None:
         s = np.where(excluded, -np.inf, s)
     n, n_items = s.shape
     k_eff = min(k, n_items)
     if k_eff < n_items:
-        part = np.argpartition(-s, k_eff - 1, axis=1)[:, :k_eff]  # (n, k) unordered
+        part = np.argpartition(s, n_items - k_eff, axis=1)[:, n_items - k_eff :]  # (n, k)
+        threshold = np.take_along_axis(s, part, axis=1).min(axis=1, keepdims=True)  # (n, 1)
+        at_cut = s == threshold
+        # Rows where more items tie at the cut-off than were taken: fill by lowest index.
+        redo = np.flatnonzero(
+            at_cut.sum(axis=1) > (s[np.arange(n)[:, None], part] == threshold).sum(axis=1)
+        )
+        if len(redo):
+            sub, cut = s[redo], at_cut[redo]
+            need = k_eff - (sub > threshold[redo]).sum(axis=1, keepdims=True)
+            chosen = (sub > threshold[redo]) | (cut & (np.cumsum(cut, axis=1) <= need))
+            part[redo] = np.nonzero(chosen)[1].reshape(len(redo), k_eff)
     else:
         part = np.broadcast_to(np.arange(n_items), (n, n_items))
     part_scores = np.take_along_axis(s, part, axis=1)
@@ -212,7 +226,8 @@ def topk_items(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -
     return top.astype(np.int64)
 
 
-def _excluded_block(train_matrix, users: np.ndarray, n_items: int) -> np.ndarray:
+def training_mask(train_matrix, users: np.ndarray, n_items: int) -> np.ndarray:
+    """Dense ``(len(users), n_items)`` boolean mask of the users' training items (one chunk)."""
     block = np.zeros((len(users), n_items), dtype=bool)
     sub = train_matrix[users]
     rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
@@ -261,7 +276,7 @@ def full_ranking(
             )
         excl = None
         if protocol.mask_train and train_matrix is not None:
-            excl = _excluded_block(train_matrix, u, n_items)
+            excl = training_mask(train_matrix, u, n_items)
         rng = np.random.default_rng([protocol.seed, start]) if protocol.tie == "random" else None
         ranks[start:stop] = rank_targets(scores, targets[start:stop], protocol.tie, excl, rng)
         if excl is not None:  # held-out items stay rankable even if seen in training
@@ -347,7 +362,7 @@ def sampled_ranking(
                 f"score_fn returned shape {scores.shape}, expected {(len(u), n_items)}"
             )
         forbidden = (
-            _excluded_block(train_matrix, u, n_items)
+            training_mask(train_matrix, u, n_items)
             if train_matrix is not None
             else np.zeros((len(u), n_items), dtype=bool)
         )

@@ -166,3 +166,11 @@ def test_kr_correction_reduces_sampling_bias():
     raw = float((sampled <= 10).mean())
     corrected = float(krichene_rendle_correction("hr@10", sampled, n, m).mean())
     assert abs(corrected - truth) < 0.5 * abs(raw - truth)
+
+
+def test_topk_ties_at_the_cutoff_take_lowest_indices():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, (200, 50)).astype(np.float32)  # heavy ties everywhere
+    top = topk_items(scores, 7)
+    expected = np.lexsort((np.tile(np.arange(50), (200, 1)), -scores), axis=1)[:, :7]
+    np.testing.assert_array_equal(top, expected)

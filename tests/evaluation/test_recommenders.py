@@ -99,3 +99,12 @@ def test_text_embedding_recommender(minilm):
     assert scores[0, 4] > scores[0, 5]  # space fan: space pirates over romance
     assert scores[1, 5] > scores[1, 4]
     assert rec.item_embeddings_.shape == (6, 384)
+
+
+def test_score_users_by_id(small):
+    rec = MostPopular().fit(small)
+    np.testing.assert_array_equal(rec.score_users(["c"]), rec.score(np.array([2])))
+    with pytest.raises(ValueError, match="unknown user id"):
+        rec.score_users(["zz"])
+    with pytest.raises(ValueError, match="not fitted"):
+        EASE().score(np.array([0]))

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,15 @@ class Recommender(abc.ABC):
     @abc.abstractmethod
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """Scores ``(len(user_idx), n_items)``, higher is better."""
+
+    def score_users(self, user_ids: Sequence[str]) -> np.ndarray:
+        """Scores for users given by id (``train.user_ids`` entries) instead of index."""
+        self._check_fitted()
+        index = self.train_.user_index
+        unknown = [u for u in user_ids if str(u) not in index]
+        if unknown:
+            raise ValueError(f"unknown user id(s) {unknown[:5]}; not in the training dataset")
+        return self.score(np.array([index[str(u)] for u in user_ids], dtype=np.int64))
 
     def config(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in results."""

@@ -114,12 +114,12 @@ class LLMReranker(Recommender):
         return np.array([o[0] - o[1] for o in out], dtype=np.float64)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
-        from llmrec.evaluation.protocols import _excluded_block, topk_items
+        from llmrec.evaluation.protocols import topk_items, training_mask
 
         self._check_fitted()
         users = np.asarray(user_idx)
         base = np.asarray(self.base.score(users), dtype=np.float64)  # (n, n_items)
-        excluded = _excluded_block(self.matrix_, users, self.n_items_)
+        excluded = training_mask(self.matrix_, users, self.n_items_)
         cands = topk_items(base, self.n_candidates, excluded)  # (n, n_candidates), -1 pads
         rows, cols = np.nonzero(cands >= 0)
         items = cands[rows, cols]
