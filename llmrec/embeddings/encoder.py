@@ -49,10 +49,12 @@ class UserEncoder:
     """Encode users (and items) into one normalised vector each.
 
     Args:
-        model: A loaded ``SentenceTransformer``, or an alias, hub id or path to load.
+        model: A loaded ``SentenceTransformer``, or an alias, hub id or path to load (a folder
+            written by :meth:`save` brings its fusion adapter and settings).
         fusion: ``None`` for single-text encoding, or a
             :class:`~llmrec.embeddings.fusion.FusionAdapter` whose ``sources`` are used.
-        sources: Sources of single-text encoding (ignored with a fusion adapter).
+        sources: Sources of single-text encoding (ignored with a fusion adapter); default the
+            saved ones of a trained folder, else ``("attributes", "history")``.
         max_history_tokens: Token budget of the history; default the model's
             ``max_seq_length`` minus 64 for the instruction and the other sources.
         batch_size: Texts per forward pass.
@@ -64,22 +66,34 @@ class UserEncoder:
         self,
         model: Any = "all-minilm-l6-v2",
         fusion: Any = None,
-        sources: Sequence[str] = ("attributes", "history"),
+        sources: Sequence[str] | None = None,
         max_history_tokens: int | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
         device: str | None = None,
     ) -> None:
         if isinstance(model, str | Path):
+            from llmrec.embeddings.fusion import FusionAdapter
             from llmrec.models import load_sentence_transformer
 
             self.name = str(model)
+            folder = Path(str(model))
             model = load_sentence_transformer(str(model), device=device)
+            # A folder written by save(): its adapter and settings, unless given explicitly.
+            if (folder / CONFIG_NAME).is_file():
+                saved = json.loads((folder / CONFIG_NAME).read_text())
+                sources = sources or saved.get("sources")
+                max_history_tokens = max_history_tokens or saved.get("max_history_tokens")
+            if fusion is None and folder.is_dir() and FusionAdapter.exists(folder):
+                fusion = FusionAdapter.load(folder).to(model.device)
         else:
             self.name = type(model).__name__
         self.model = model
         self.fusion = fusion
-        self.sources = tuple(fusion.sources) if fusion is not None else tuple(sources)
+        if fusion is not None:
+            self.sources = tuple(fusion.sources)
+        else:
+            self.sources = tuple(sources or ("attributes", "history"))
         limit = int(getattr(model, "max_seq_length", None) or 256)
         self.max_history_tokens = max_history_tokens or max(16, limit - DEFAULT_RESERVE)
         self.batch_size = batch_size
@@ -101,23 +115,9 @@ class UserEncoder:
     def load(
         cls, name_or_path: str | Path, device: str | None = None, **kwargs: Any
     ) -> UserEncoder:
-        """Load a folder written by :meth:`save`, or any sentence-transformers model or alias."""
-        from llmrec.embeddings.fusion import FusionAdapter
-        from llmrec.models import load_sentence_transformer
-
-        folder = Path(str(name_or_path))
-        model = load_sentence_transformer(str(name_or_path), device=device)
-        settings: dict[str, Any] = {}
-        if (folder / CONFIG_NAME).is_file():
-            saved = json.loads((folder / CONFIG_NAME).read_text())
-            settings = {k: saved[k] for k in ("sources", "max_history_tokens") if k in saved}
-        fusion = None
-        if folder.is_dir() and FusionAdapter.exists(folder):
-            fusion = FusionAdapter.load(folder).to(model.device)
-        settings.update(kwargs)
-        encoder = cls(model, fusion=fusion, **settings)
-        encoder.name = str(name_or_path)
-        return encoder
+        """Load a folder written by :meth:`save` (with its adapter and settings), or any
+        sentence-transformers model or alias; ``kwargs`` override the saved settings."""
+        return cls(str(name_or_path), device=device, **kwargs)
 
     @property
     def dim(self) -> int:

@@ -107,6 +107,9 @@ def test_save_and_load_encoder(tmp_path, tiny_st, ml100k_split):
     loaded = UserEncoder.load(tmp_path / "enc", device="cpu")
     assert loaded.sources == ("attributes", "history") and loaded.max_history_tokens == 20
     assert loaded.fusion.config() == fusion.config()
+    # constructing from the folder path is the same as load()
+    direct = UserEncoder(str(tmp_path / "enc"), device="cpu")
+    assert direct.fusion is not None and direct.max_history_tokens == 20
     a = encoder.encode_users(
         ml100k_split.train, ["7", "8"], instruction="What is the gender of this user?"
     )
