@@ -61,6 +61,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--n-boot", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default=None)
+    ev.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="rows to compute (default all): history_mean base_no_instruction base_instruction "
+        "trained_no_instruction trained_instruction",
+    )
     ev.add_argument("--out", default="results.json", help="where to write results.json")
     ev.set_defaults(func=_eval)
 
@@ -124,6 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         show_progress=True,
+        methods=args.methods,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

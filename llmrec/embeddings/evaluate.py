@@ -328,13 +328,15 @@ def evaluate_embeddings(
     seed: int = 0,
     device: str | None = None,
     show_progress: bool = False,
+    methods: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The ``llmrec embed eval`` run: baselines (and a trained encoder) on one dataset.
 
     Methods: ``history_mean`` (mean of the base model's item embeddings over the history),
     ``base_no_instruction``, ``base_instruction``, and, with ``trained``,
     ``trained_no_instruction`` and ``trained_instruction``. The baseline of the paired
-    comparisons is ``base_no_instruction``.
+    comparisons is ``base_no_instruction``. ``methods`` keeps only the named rows (the
+    baseline is always computed, for the paired comparisons).
 
     Returns:
         The :func:`evaluate_methods` result plus ``config``, ``table`` (markdown) and
@@ -344,6 +346,16 @@ def evaluate_embeddings(
     from llmrec.embeddings.encoder import UserEncoder, history_mean
     from llmrec.embeddings.train import user_partition
 
+    known = (
+        "history_mean",
+        "base_no_instruction",
+        "base_instruction",
+        "trained_no_instruction",
+        "trained_instruction",
+    )
+    wanted = set(known if methods is None else methods) | {"base_no_instruction"}
+    if wanted - set(known):
+        raise ValueError(f"unknown methods {sorted(wanted - set(known))}; allowed: {list(known)}")
     started = time.perf_counter()
     split = leave_one_out(load_dataset(dataset))
     _, users = user_partition(split.train.active_users(), eval_fraction, split_seed)
@@ -367,28 +379,29 @@ def evaluate_embeddings(
 
     kwargs = {"max_history_tokens": max_history_tokens, "show_progress": show_progress}
     base_encoder = UserEncoder(base, sources=("history",), device=device, **kwargs)
-    methods = []
-    item_table = base_encoder.encode_items(split.train.items)
-    mean_users = history_mean(split.train, item_table, users).vectors
-    methods.append(
-        Method(
-            "history_mean",
-            users=lambda ins: mean_users,
-            texts=lambda t: base_encoder.encode_texts(t),
-            items=item_table.take(split.train.item_ids),
-            instructed=False,
+    rows: list[Method] = []
+    if "history_mean" in wanted:
+        item_table = base_encoder.encode_items(split.train.items)
+        mean_users = history_mean(split.train, item_table, users).vectors
+        rows.append(
+            Method(
+                "history_mean",
+                users=lambda ins: mean_users,
+                texts=lambda t: base_encoder.encode_texts(t),
+                items=item_table.take(split.train.item_ids),
+                instructed=False,
+            )
         )
-    )
     base_method = make(base_encoder, "base_no_instruction", False)
-    methods.append(base_method)
-    methods.append(
+    rows.append(base_method)
+    rows.append(
         Method("base_instruction", base_method.users, base_method.texts, base_method.items, True)
     )
     if trained:
         encoder = UserEncoder.load(trained, device=device, **kwargs)
         trained_method = make(encoder, "trained_no_instruction", False)
-        methods.append(trained_method)
-        methods.append(
+        rows.append(trained_method)
+        rows.append(
             Method(
                 "trained_instruction",
                 trained_method.users,
@@ -397,8 +410,9 @@ def evaluate_embeddings(
                 True,
             )
         )
+    rows = [m for m in rows if m.name in wanted]
     result = evaluate_methods(
-        methods, split, users, k, folds, n_boot, seed, baseline="base_no_instruction"
+        rows, split, users, k, folds, n_boot, seed, baseline="base_no_instruction"
     )
     result["config"] = {
         "dataset": dataset,

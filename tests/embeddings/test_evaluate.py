@@ -77,3 +77,10 @@ def test_macro_f1_matches_scikit_learn():
         y = rng.choice(list("abcde"), size=40)
         p = np.where(rng.random(40) < 0.5, y, rng.choice(list("abcdef"), size=40))
         assert _macro_f1(y, p) == pytest.approx(f1_score(y, p, average="macro", zero_division=0))
+
+
+def test_unknown_method_is_named():
+    from llmrec.embeddings.evaluate import evaluate_embeddings
+
+    with pytest.raises(ValueError, match=r"unknown methods \['bm25'\]"):
+        evaluate_embeddings(methods=["bm25"])
