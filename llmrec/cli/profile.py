@@ -5,6 +5,7 @@ Examples:
     llmrec profile --data ml-100k --users 64 --out p.jsonl --format structured --strategy recent
     llmrec profile --data ml-100k --out p.jsonl --model openai:http://127.0.0.1:8000/v1#smol
     torchrun --nproc_per_node 2 -m llmrec.cli.main profile --data ml-100k --out p.jsonl
+    accelerate launch --multi_gpu --num_processes 4 -m llmrec.cli.main profile --out p.jsonl
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def main(args: argparse.Namespace) -> int:
     }
     is_local = not str(args.model).startswith(("openai:", "http://", "https://", "vllm:"))
     kwargs = {k: v for k, v in options.items() if v is not None and is_local}
+    local_rank = os.environ.get("LOCAL_RANK")
+    if is_local and args.device is None and local_rank is not None:
+        import torch
+
+        if torch.cuda.is_available():  # one GPU per process under torchrun / accelerate
+            kwargs["device"] = f"cuda:{int(local_rank) % torch.cuda.device_count()}"
     cache = None if args.no_cache else (args.cache or os.path.join(home(), "responses.sqlite"))
     backend = load_backend(args.model, cache=cache, **kwargs)
     params = GenerationParams(

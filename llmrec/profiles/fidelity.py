@@ -172,10 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strategy", default="whole")
     parser.add_argument("--format", default="free", choices=["free", "structured"])
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--cache", default=None, help="SQLite response cache (default none)")
+    parser.add_argument("--out", default=None, help="also write the profile records (JSONL)")
     args = parser.parse_args(argv)
 
     from llmrec.backends import load_backend
+    from llmrec.backends.base import GenerationParams
     from llmrec.data.splits import leave_one_out
     from llmrec.data.synthetic import SyntheticConfig, generate_world
     from llmrec.profiles.builder import ProfileBuilder
@@ -186,12 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = generate_world(config)
     train = leave_one_out(world.dataset).train
     backend = load_backend(args.model, cache=args.cache, batch_size=args.batch_size)
-    builder = ProfileBuilder(backend, strategy=args.strategy, format=args.format)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens) if args.max_new_tokens else None
+    builder = ProfileBuilder(backend, strategy=args.strategy, format=args.format, params=params)
     users = train.active_users()
     records: dict[str, ProfileRecord] = {}
     for start in range(0, len(users), args.batch_size):
         chunk = users[start : start + args.batch_size]
         records.update({r.user_id: r for r in builder.build(train, chunk)})
+    if args.out:
+        from llmrec.profiles.store import write_records
+
+        write_records(args.out, records.values())
     report = liked_genre_fidelity(records, world.gold, train, config.genre_names)
     print(f"{'profiles':>22}: {args.model} ({args.format}, {builder.strategy.describe()})")
     for key, value in report.to_dict().items():
