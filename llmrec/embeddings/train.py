@@ -47,6 +47,8 @@ class EmbedScriptArguments:
         paraphrase_backend: Backend spec for LLM paraphrases of the instructions
             (``llmrec.backends.load_backend``), or unset for the templates only.
         paraphrases_per_instruction: Paraphrases asked per distinct instruction.
+        history_cuts: Extra ``next_item`` questions per user from inside the training history
+            (:func:`~llmrec.embeddings.userqa.next_item_cuts`); 0 for none.
     """
 
     dataset: str = "ml-100k"
@@ -57,6 +59,7 @@ class EmbedScriptArguments:
     profiles: str | None = None
     paraphrase_backend: str | None = None
     paraphrases_per_instruction: int = 2
+    history_cuts: int = 0
 
 
 @dataclass
@@ -238,7 +241,12 @@ def run_training(
     from llmrec.embeddings.encoder import CONFIG_NAME, UserEncoder
     from llmrec.embeddings.fusion import FusionAdapter
     from llmrec.embeddings.losses import PrefixAnswerHead, UserContrastiveLoss
-    from llmrec.embeddings.userqa import apply_paraphrases, build_userqa, paraphrase_instructions
+    from llmrec.embeddings.userqa import (
+        apply_paraphrases,
+        build_userqa,
+        next_item_cuts,
+        paraphrase_instructions,
+    )
     from llmrec.models import load_causal_lm, load_sentence_transformer
 
     torch.manual_seed(training_args.seed)
@@ -252,6 +260,12 @@ def run_training(
     profiles = read_profiles(script_args.profiles) if script_args.profiles else None
     # Future questions are answered from the validation item; the test item stays unseen.
     examples = build_userqa(split.train, split.valid, train_users, script_args.tasks)
+    source = split.train
+    if script_args.history_cuts:
+        source, extra = next_item_cuts(
+            split.train, train_users, script_args.history_cuts, seed=training_args.seed
+        )
+        examples = examples + extra
     if script_args.paraphrase_backend:
         from llmrec.backends import load_backend
 
@@ -288,7 +302,7 @@ def run_training(
             lm, encoder.dim, model_args.ar_prefix_tokens, model_args.ar_train_lm
         ).to(model.device)
     train_dataset = build_pairs(
-        encoder, split.train, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
+        encoder, source, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
     )
     loss = UserContrastiveLoss(model, fusion, head, model_args.ar_weight, model_args.scale)
     trainer = SentenceTransformerTrainer(

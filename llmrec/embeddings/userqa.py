@@ -277,6 +277,68 @@ def build_userqa(
     return examples
 
 
+def next_item_cuts(
+    train: InteractionDataset,
+    user_ids: Sequence[str],
+    n_cuts: int = 2,
+    min_prefix: int = 5,
+    seed: int = 0,
+) -> tuple[InteractionDataset, list[UserQAExample]]:
+    """More ``next_item`` questions from inside the training histories (no held-out data).
+
+    For each user, ``n_cuts`` random positions ``t`` (with at least ``min_prefix`` items before
+    them) give a pseudo-user ``"<user_id>@<t>"`` whose history is the first ``t`` training
+    interactions and whose answer is interaction ``t + 1``, the next training item.
+
+    Args:
+        train: Training interactions.
+        user_ids: Users to cut.
+        n_cuts: Cuts per user (fewer when the history is short).
+        min_prefix: Minimum prefix length.
+        seed: Seed of the cut positions.
+
+    Returns:
+        ``(dataset, examples)``: ``train`` plus the pseudo-users' interactions (pseudo-users
+        carry the user's attributes), and one example per cut.
+    """
+    import pandas as pd
+
+    from llmrec.data.records import User
+
+    if n_cuts < 0 or min_prefix < 1:
+        raise ValueError(f"need n_cuts >= 0 and min_prefix >= 1, got {n_cuts}, {min_prefix}")
+    rng = np.random.default_rng(seed)
+    frame = train.interactions
+    groups = frame.groupby("user_id", sort=False).indices
+    parts, users, examples = [frame], dict(train.users), []
+    for uid in user_ids:
+        idx = groups.get(str(uid))
+        if idx is None or len(idx) <= min_prefix:
+            continue
+        positions = np.arange(min_prefix, len(idx))  # t: prefix length, answer at index t
+        chosen = rng.choice(positions, size=min(n_cuts, len(positions)), replace=False)
+        for t in sorted(int(c) for c in chosen):
+            pseudo = f"{uid}@{t}"
+            prefix = frame.iloc[idx[:t]].copy()
+            prefix["user_id"] = pseudo
+            parts.append(prefix)
+            base = train.users.get(str(uid))
+            users[pseudo] = User(pseudo, base.attributes if base else {})
+            item = train.items[frame["item_id"].iloc[idx[t]]]
+            examples.append(
+                UserQAExample(
+                    pseudo,
+                    "next_item",
+                    "future",
+                    question("next_item"),
+                    answer("next_item", item_text(item)),
+                    item.item_id,
+                )
+            )
+    dataset = InteractionDataset(train.items, pd.concat(parts), users, name=f"{train.name}+cuts")
+    return dataset, examples
+
+
 def paraphrase_instructions(
     instructions: Sequence[str],
     backend: Any,

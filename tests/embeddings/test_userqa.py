@@ -136,3 +136,24 @@ def test_paraphrase_with_real_backend_returns_a_mapping(tiny_llama_path):
     # a random model writes no valid question: the cleaning drops everything, nothing crashes
     assert set(out) == {"What is the gender of this user?"}
     assert all(p.endswith("?") for p in out["What is the gender of this user?"])
+
+
+def test_history_cuts_answer_with_the_next_training_item(ml100k_split):
+    from llmrec.embeddings.userqa import next_item_cuts
+
+    train = ml100k_split.train
+    dataset, examples = next_item_cuts(train, ["1", "2"], n_cuts=3, min_prefix=5, seed=0)
+    assert len(examples) == 6 and len(dataset.interactions) > len(train.interactions)
+    for ex in examples:
+        uid, t = ex.user_id.split("@")
+        full = [r.item_id for r in train.history(uid)]
+        assert [r.item_id for r in dataset.history(ex.user_id)] == full[: int(t)]
+        assert ex.label == full[int(t)] and ex.task == "next_item"
+        assert dataset.users[ex.user_id].attributes == train.users[uid].attributes
+    # only training interactions are used: nothing of the held-out parts appears
+    heldout = set(
+        ml100k_split.valid.interactions["item_id"][
+            ml100k_split.valid.interactions["user_id"] == "1"
+        ]
+    )
+    assert not any(ex.label in heldout and ex.user_id.startswith("1@") for ex in examples)
