@@ -124,8 +124,13 @@ class SLMRecDistillTrainer(Trainer):
     """
 
     def __init__(self, teacher: SLMRecModel, *args, **kwargs) -> None:
-        model: SLMRecModel = kwargs["model"]
-        config: DistillConfig = kwargs["args"]
+        model: SLMRecModel | None = kwargs.get("model", args[0] if args else None)
+        config = kwargs.get("args", args[1] if len(args) > 1 else None)
+        if not isinstance(model, SLMRecModel) or not isinstance(config, DistillConfig):
+            raise TypeError(
+                "SLMRecDistillTrainer needs model=<SLMRecModel> (the student) and "
+                f"args=<DistillConfig>, got {type(model).__name__} and {type(config).__name__}"
+            )
         self.pairs = block_pairs(teacher.num_layers, model.num_layers, config.n_blocks)
         if config.block_head_weight > 0 and not hasattr(model, "block_heads"):
             hidden = model.decoder.config.hidden_size

@@ -193,7 +193,8 @@ class SLMRecModel(nn.Module):
 
     def score(self, hidden: torch.Tensor, head: nn.Module | None = None) -> torch.Tensor:
         """Scores of every item for last-token states ``hidden`` (batch, d) -> (batch, n_items)."""
-        query = (head or self.output_proj)(hidden)  # (batch, item_dim)
+        head = head or self.output_proj
+        query = head(hidden.to(head.weight.dtype))  # (batch, item_dim)
         return query @ self.item_embedding.weight[1:].T  # (batch, n_items)
 
     def _embed(self, item_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
