@@ -48,7 +48,8 @@ class GRPOScriptArguments(ScriptArguments):
         default="gold_traits", metadata={"help": "'gold_traits' (RLPA) or 'revealed_traits'."}
     )
     response_reward: str = field(
-        default="relevance", metadata={"help": "'relevance', 'judge' or 'none'."}
+        default="relevance",
+        metadata={"help": "'relevance', 'judge' (keep talking?), 'item_judge' or 'none'."},
     )
     judge_model: str | None = field(default=None, metadata={"help": "Backend spec of the judge."})
     tag_shaping: bool = field(default=True, metadata={"help": "Add the tag-count reward."})
@@ -150,7 +151,10 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     )
 
     reward_funcs = [ProfileF1Reward(script_args.profile_target)]
-    extra = response_reward(script_args.response_reward, script_args.judge_model)
+    if script_args.response_reward == "item_judge":
+        extra = item_judge_reward(world, train_ids, script_args.judge_model)
+    else:
+        extra = response_reward(script_args.response_reward, script_args.judge_model)
     if extra is not None:
         reward_funcs.append(extra)
     if script_args.tag_shaping:
@@ -202,6 +206,25 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     )
     print(json.dumps(summary, default=float))
     return {"stages": stages, "curve": curve, "summary": summary, "trainer": trainer}
+
+
+def item_judge_reward(world, user_ids, judge_model):
+    """llmrec's pointwise judge as the response reward, behind the format gate.
+
+    The judge reads each user's gold traits as the profile and scores the item the response
+    names (its first line, matched to a catalogue title) on the 1-5 rubric, mapped to [0, 1].
+    """
+    from llmrec.backends import load_backend
+    from llmrec.judge.context import UserContext
+    from llmrec.judge.pointwise import PointwiseJudge
+    from llmrec.judge.reward import JudgeReward
+    from llmrec.training.rewards import FormatGatedReward
+
+    if not judge_model:
+        raise ValueError("response_reward 'item_judge' needs judge_model (a backend spec)")
+    profiles = {u: "; ".join(world.gold[u].traits()) for u in user_ids}
+    judge = PointwiseJudge(load_backend(judge_model), UserContext(profiles=profiles))
+    return FormatGatedReward(JudgeReward(judge, catalogue=world.dataset.items), "item_judge")
 
 
 def warm_start(model, tokenizer, simulators, script_args, training_args, model_args):

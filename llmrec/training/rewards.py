@@ -13,6 +13,8 @@ as keyword arguments, and conversational completions as ``[{"role": "assistant",
   length and not repetitive, else 0 (also format-gated).
 * :class:`KeepTalkingJudgeReward`: RLPA's response judge on any llmrec backend: the judge plays the
   user and the reward is ``P("Yes")`` to "would you keep talking?", normalised over Yes/No.
+* :class:`FormatGatedReward`: puts any text reward (e.g. ``llmrec.judge.JudgeReward``) behind
+  the format gate, showing it the response block only.
 * :func:`tag_count_reward`: optional shaping, 0.25 per format tag present exactly once (as in
   open-r1's ``tag_count_reward``), so a policy that never hits the format still gets a signal.
 
@@ -305,6 +307,47 @@ class KeepTalkingJudgeReward:
             p_yes = probs[:, 0] / probs.sum(axis=1)
             for row, p in zip(rows, p_yes):
                 out[row] = float(p)
+        return out
+
+
+class FormatGatedReward:
+    """Any trl reward function, shown only the response block of well-formed replies.
+
+    Malformed replies get 0 without reaching ``reward_fn``; the other rows' columns are passed
+    through, cut to those rows. This puts a judge that scores plain text (for example
+    :class:`llmrec.judge.reward.JudgeReward`, which judges the item a completion names) behind
+    RLPA's format gate.
+
+    Args:
+        reward_fn: ``(completions, **columns) -> list[float]``.
+        name: Name trl logs the reward under (default: ``reward_fn.__name__``).
+
+    Example:
+        >>> gated = FormatGatedReward(lambda completions, **kw: [len(c) for c in completions])
+        >>> gated(["<profile>\n</profile><response>Hi</response>", "Hi"])
+        [2.0, 0.0]
+    """
+
+    def __init__(self, reward_fn: Any, name: str | None = None) -> None:
+        self.reward_fn = reward_fn
+        self.__name__ = name or getattr(reward_fn, "__name__", "gated_reward")
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
+        parsed = [parse_reply(completion_text(c)) for c in completions]
+        rows = [i for i, reply in enumerate(parsed) if reply is not None]
+        out = [0.0] * len(completions)
+        if not rows:
+            return out
+        n = len(completions)
+        columns = {
+            key: [value[i] for i in rows]
+            if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == n
+            else value
+            for key, value in kwargs.items()
+        }
+        scores = self.reward_fn([parsed[i].response for i in rows], **columns)
+        for i, score in zip(rows, scores):
+            out[i] = float(score)
         return out
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from llmrec.backends.base import UsageStats
 from llmrec.training.rewards import (
+    FormatGatedReward,
     KeepTalkingJudgeReward,
     ProfileF1Reward,
     ResponseRelevanceReward,
@@ -151,3 +152,42 @@ def test_response_reward_factory():
         response_reward("judge")
     with pytest.raises(ValueError, match="valid"):
         response_reward("bleu")
+
+
+def test_format_gate_shows_only_responses_of_well_formed_rows():
+    seen = {}
+
+    def inner(completions, **columns):
+        seen.update(columns, completions=completions)
+        return [len(c) for c in completions]
+
+    gated = FormatGatedReward(inner, "inner")
+    rewards = gated(
+        [chat("malformed"), chat(reply("likes Drama", "Watch Heat"))],
+        user_id=["u1", "u2"],
+        gold_traits=[GOLD, GOLD[:1]],
+        trainer_state="kept as is",
+    )
+    assert rewards == [0.0, 10.0] and gated.__name__ == "inner"
+    assert seen["completions"] == ["Watch Heat"]
+    assert seen["user_id"] == ["u2"] and seen["gold_traits"] == [GOLD[:1]]
+    assert seen["trainer_state"] == "kept as is"
+
+
+def test_llmrec_judge_reward_behind_the_gate(tiny_llama_path):
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.judge.context import UserContext
+    from llmrec.judge.pointwise import PointwiseJudge
+    from llmrec.judge.reward import JudgeReward
+
+    judge = PointwiseJudge(
+        TransformersBackend(tiny_llama_path, device="cpu"),
+        UserContext(profiles={"u1": "likes Drama; dislikes Horror"}),
+    )
+    gated = FormatGatedReward(JudgeReward(judge), "item_judge")
+    rewards = gated(
+        [chat(reply("likes Drama", "Heat (1995)")), chat("Heat (1995)")], user_id=["u1", "u1"]
+    )
+    assert 0.0 <= rewards[0] <= 1.0 and rewards[1] == 0.0
+    direct = JudgeReward(judge)(["Heat (1995)"], user_id=["u1"])
+    assert rewards[0] == pytest.approx(direct[0])
