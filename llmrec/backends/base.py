@@ -30,6 +30,9 @@ class GenerationParams:
         seed: Seed for sampling; with the same seed and inputs a backend returns the same text.
         n: Replies per chat (returned flattened: chat 0's n replies first).
         stop: Extra stop strings; the reply is cut before the first one.
+        repetition_penalty: Divides the logits of tokens already in the sequence (CTRL-style,
+            1.0 = off). Sent to HTTP servers only when not 1.0 (vLLM, TGI and llama.cpp take
+            it; OpenAI's API does not).
     """
 
     max_new_tokens: int = 256
@@ -38,6 +41,7 @@ class GenerationParams:
     seed: int | None = None
     n: int = 1
     stop: tuple[str, ...] = field(default_factory=tuple)
+    repetition_penalty: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -48,6 +52,8 @@ class GenerationParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
 
 
 @dataclass

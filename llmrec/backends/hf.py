@@ -249,6 +249,8 @@ class TransformersBackend:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if params.stop:
             gen_kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        if params.repetition_penalty != 1.0:
+            gen_kwargs["repetition_penalty"] = params.repetition_penalty
         lengths = [len(encoded[i]) for i, _ in rows]
         for batch in self._batches(lengths, params.max_new_tokens):
             input_ids, attention = self._pad_left([encoded[rows[r][0]] for r in batch])

@@ -193,6 +193,8 @@ class OpenAIBackend:
             payload["seed"] = params.seed
         if params.stop:
             payload["stop"] = list(params.stop)
+        if params.repetition_penalty != 1.0:
+            payload["repetition_penalty"] = params.repetition_penalty
         return payload
 
     def generate(self, chats: Sequence[Chat], params: GenerationParams | None = None) -> list[str]:

@@ -388,6 +388,7 @@ def _params(body: dict[str, Any]) -> GenerationParams:
         seed=None if body.get("seed") is None else int(body["seed"]),
         n=int(body.get("n") or 1),
         stop=tuple(str(s) for s in stop),
+        repetition_penalty=float(body.get("repetition_penalty") or 1.0),
     )
 
 

@@ -96,6 +96,7 @@ class VLLMBackend:
             top_p=params.top_p,
             seed=params.seed,
             stop=list(params.stop) or None,
+            repetition_penalty=params.repetition_penalty,
             **extra,
         )
 

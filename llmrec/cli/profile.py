@@ -36,6 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--max-new-tokens", type=int, default=None)
     model.add_argument("--temperature", type=float, default=0.0)
     model.add_argument("--seed", type=int, default=None)
+    model.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 = off")
     model.add_argument("--cache", default=None, help="response cache file (default in LLMREC_HOME)")
     model.add_argument("--no-cache", action="store_true", help="always call the model")
     prof = parser.add_argument_group("profile")
@@ -119,6 +120,7 @@ def main(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
         temperature=args.temperature,
         seed=args.seed,
+        repetition_penalty=args.repetition_penalty,
     )
     builder = ProfileBuilder(
         backend,

@@ -158,6 +158,7 @@ class ProfileBuilder:
             seed=seed,
             n=n,
             stop=self.params.stop,
+            repetition_penalty=self.params.repetition_penalty,
         )
         runs = self._run(dataset, user_ids, params)
         return {str(uid): records for uid, records in zip(user_ids, runs)}
@@ -200,6 +201,7 @@ class ProfileBuilder:
                 temperature=params.temperature,
                 top_p=params.top_p,
                 seed=None if params.seed is None else params.seed + round_ + 1,
+                repetition_penalty=params.repetition_penalty,
             )
             for key, raw in zip(broken, self.backend.generate(chats, repair)):
                 reply = replies[key]

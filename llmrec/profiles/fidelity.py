@@ -173,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", default="free", choices=["free", "structured"])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--repetition-penalty", type=float, default=1.0)
     parser.add_argument("--cache", default=None, help="SQLite response cache (default none)")
     parser.add_argument("--out", default=None, help="also write the profile records (JSONL)")
     args = parser.parse_args(argv)
@@ -181,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llmrec.backends.base import GenerationParams
     from llmrec.data.splits import leave_one_out
     from llmrec.data.synthetic import SyntheticConfig, generate_world
-    from llmrec.profiles.builder import ProfileBuilder
+    from llmrec.profiles.builder import DEFAULT_MAX_NEW_TOKENS, ProfileBuilder
 
     config = SyntheticConfig(
         n_users=args.users, n_items=args.items, mean_history=args.mean_history, seed=args.seed
@@ -189,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = generate_world(config)
     train = leave_one_out(world.dataset).train
     backend = load_backend(args.model, cache=args.cache, batch_size=args.batch_size)
-    params = GenerationParams(max_new_tokens=args.max_new_tokens) if args.max_new_tokens else None
+    params = GenerationParams(
+        max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
+        repetition_penalty=args.repetition_penalty,
+    )
     builder = ProfileBuilder(backend, strategy=args.strategy, format=args.format, params=params)
     users = train.active_users()
     records: dict[str, ProfileRecord] = {}

@@ -175,3 +175,10 @@ def test_smollm2_batched_generation_equals_one_by_one_in_input_order(smol_backen
     batched = smol_backend.generate(chats, params)
     assert batched == [smol_backend.generate([c], params)[0] for c in chats]
     assert "Paris" in batched[1]
+
+
+def test_repetition_penalty_changes_greedy_decoding(tiny_backend):
+    plain = tiny_backend.generate(CHATS[:1], GenerationParams(10))[0]
+    penalised = tiny_backend.generate(CHATS[:1], GenerationParams(10, repetition_penalty=3.0))[0]
+    assert plain == ""  # the random model repeats a newline, stripped away
+    assert penalised != plain
