@@ -96,15 +96,21 @@ def _check_settings(record: ProfileRecord, settings: dict[str, str], where: Path
             )
 
 
-def _done_users(out: Path, settings: dict[str, str]) -> set[str]:
-    """Users already written to ``out`` or any shard part, settings checked on the way."""
+def _done_users(out: Path, own: Path, settings: dict[str, str]) -> set[str]:
+    """Users already written to ``out`` or any shard part, settings checked on the way.
+
+    Only files this process may write are repaired (``out``, its own part); the parts of other
+    shards, possibly being written now, are read up to their last complete line.
+    """
     files = [out] if out.exists() else []
     if parts_dir(out).is_dir():
         files += sorted(parts_dir(out).glob("shard-*.jsonl"))
     done: set[str] = set()
     for path in files:
-        repair_tail(path)
-        for record in iter_records(path):
+        mine = path in (out, own)
+        if mine:
+            repair_tail(path)
+        for record in iter_records(path, skip_partial_tail=not mine):
             _check_settings(record, settings, path)
             done.add(record.user_id)
     return done
@@ -139,14 +145,14 @@ def run_profile_job(
     index, count = check_shard(shard) if shard is not None else shard_from_env()
     users = list(dict.fromkeys(str(u) for u in user_ids))
     mine = users[index::count]
-    done = _done_users(out, builder.settings())
-    todo = [u for u in mine if u not in done]
     if count == 1:
         target = out
     else:
         parts_dir(out).mkdir(exist_ok=True)
         target = parts_dir(out) / f"shard-{index}-of-{count}.jsonl"
         _done_marker(out, index, count).unlink(missing_ok=True)
+    done = _done_users(out, target, builder.settings())
+    todo = [u for u in mine if u not in done]
     written = failed = 0
     bar = tqdm(
         total=len(mine),

@@ -52,10 +52,20 @@ def repair_tail(path: str | os.PathLike) -> int:
     return size - cut
 
 
-def iter_records(path: str | os.PathLike) -> Iterable[ProfileRecord]:
-    """Records of a JSONL file in order; a bad line raises ``ValueError`` naming file and line."""
+def iter_records(
+    path: str | os.PathLike, skip_partial_tail: bool = False
+) -> Iterable[ProfileRecord]:
+    """Records of a JSONL file in order; a bad line raises ``ValueError`` naming file and line.
+
+    Args:
+        path: The file.
+        skip_partial_tail: Ignore a last line without its newline (a file another process is
+            writing) instead of reading it.
+    """
     with open(path, encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
+            if skip_partial_tail and not line.endswith("\n"):
+                break
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"

@@ -171,3 +171,11 @@ def test_kill_9_then_two_shards_resume_into_one_complete_file(
     assert _lines(out) == world_reference  # each user once, as if never interrupted
     assert not (tmp_path / "p.jsonl.parts").exists()
     assert len(read_profiles(out)) == USERS
+
+
+def test_another_shards_partial_line_is_read_not_cut(tmp_path):
+    path = tmp_path / "shard-1-of-2.jsonl"
+    whole = '{"user_id": "a", "status": "ok", "text": "x", "raw": "x"}\n'
+    path.write_text(whole + '{"user_id": "b", "sta')
+    assert [r.user_id for r in iter_records(path, skip_partial_tail=True)] == ["a"]
+    assert path.read_text().endswith('"sta')  # left alone for its writer
