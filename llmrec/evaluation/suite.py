@@ -281,6 +281,8 @@ def run_suite(
 
     evaluated: dict[str, SystemResult] = {}
     for name, (rec, _meta) in tqdm(systems.items(), desc="systems", disable=not progress):
+        if progress and hasattr(rec, "progress"):
+            rec.progress = True  # recommenders with their own inner progress bars
         t0 = time.perf_counter()
         rec.fit(train)
         fit_seconds = time.perf_counter() - t0

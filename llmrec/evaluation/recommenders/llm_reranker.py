@@ -45,6 +45,8 @@ class LLMReranker(Recommender):
         template: Prompt template name.
         method: ``"next_token"`` or ``"continuation"``.
         answers: The (positive, negative) answers scored.
+        prompt_batch: Prompts per backend call (the backend batches further inside).
+        progress: Show a progress bar over backend calls (``llmrec eval`` turns it on).
     """
 
     name = "llm_reranker"
@@ -59,6 +61,8 @@ class LLMReranker(Recommender):
         template: str = "rerank/yes_no",
         method: str = "next_token",
         answers: tuple[str, str] = ("Yes", "No"),
+        prompt_batch: int = 256,
+        progress: bool = False,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"method {method!r} is not one of {METHODS}")
@@ -72,6 +76,8 @@ class LLMReranker(Recommender):
         self.template = template
         self.method = method
         self.answers = tuple(answers)
+        self.prompt_batch = prompt_batch
+        self.progress = progress
 
     def config(self) -> dict[str, Any]:
         backend = self.backend
@@ -114,6 +120,8 @@ class LLMReranker(Recommender):
         return np.array([o[0] - o[1] for o in out], dtype=np.float64)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
+        from tqdm.auto import tqdm
+
         from llmrec.evaluation.protocols import topk_items, training_mask
 
         self._check_fitted()
@@ -126,7 +134,11 @@ class LLMReranker(Recommender):
         chats = [
             self._chat(self.train_.user_ids[int(users[r])], int(j)) for r, j in zip(rows, items)
         ]
-        llm = self.llm_scores(chats) if chats else np.zeros(0)  # (n_pairs,) one batched call
+        llm = np.zeros(len(chats))  # (n_pairs,)
+        starts = range(0, len(chats), self.prompt_batch)
+        for start in tqdm(starts, desc="llm rerank", unit="batch", disable=not self.progress):
+            stop = start + self.prompt_batch
+            llm[start:stop] = self.llm_scores(chats[start:stop])
         out = np.where(excluded, -np.inf, base)
         finite_max = np.where(np.isfinite(out), out, -np.inf).max(axis=1)  # (n,)
         finite_max = np.where(np.isfinite(finite_max), finite_max, 0.0)
