@@ -182,6 +182,7 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         result = validate_heldout(backend, split, profiles, cfg, users, progress=True)
     result["model"] = args.model
+    result["profiles"] = {"users": len(profiles), "empty": sum(not p for p in profiles.values())}
     clean, panels = split_curves(result)
     print(format_validation(clean))
     _write(clean, args.out, f"validate_{Path(str(args.data)).name}_{args.mode}", panels)

@@ -253,6 +253,7 @@ def validate_heldout(
             "mean_score_positive": float(np.nanmean(s[y == 1])),
             "mean_score_negative": float(np.nanmean(s[y == 0])),
             "parse": parse_summary(judgments),
+            "judge": judge.describe(),
         }
         if cfg.pairwise:
             triples = [(u, items[pos], items[negs[0]]) for u, pos, negs in cands]
@@ -376,6 +377,7 @@ def validate_synthetic(
             "kappa_relevant": ci(lambda r: cohen_kappa(r[:, 3], r[:, 4], labels=[0, 1])),
             "auc_relevant": ci(lambda r: roc_auc(r[:, 3], r[:, 1])),
             "parse": parse_summary(judgments),
+            "judge": judge.describe(),
         }
         if cfg.pairwise:
             triples = []
