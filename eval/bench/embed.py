@@ -81,11 +81,12 @@ def main() -> None:
     # Interleaved chunks, alternating which side goes first, so that load changes on a shared
     # machine hit both sides alike.
     t_plain = t_ours = 0.0
-    plain_parts, our_parts = [], []
+    plain_parts, our_parts, chunk_ratios = [], [], []
     chunk = max(args.batch_size, args.chunk)
     for n_chunk, start in enumerate(range(0, len(joined), chunk)):
         sub = joined[start : start + chunk]
         sub_texts = {k: v[start : start + chunk] for k, v in texts.items()}
+        before_plain, before_ours = t_plain, t_ours
         for side in ("plain", "ours") if n_chunk % 2 == 0 else ("ours", "plain"):
             t0 = time.perf_counter()
             if side == "plain":
@@ -101,6 +102,7 @@ def main() -> None:
             else:
                 our_parts.append(encoder.encode_sources(sub_texts))
                 t_ours += time.perf_counter() - t0
+        chunk_ratios.append((t_plain - before_plain) / (t_ours - before_ours))
     plain, ours = np.concatenate(plain_parts), np.concatenate(our_parts)
     max_diff = float(np.abs(plain - ours).max())
 
@@ -124,12 +126,18 @@ def main() -> None:
     print(f"{'step':<40} {'seconds':>9} {'users/s':>10}")
     for name, seconds in rows_out:
         print(f"{name:<40} {seconds:>9.2f} {n / seconds:>10.1f}")
+    low, high = np.percentile(chunk_ratios, [10, 90])
+    print(
+        f"per-chunk speed ratio (llmrec/plain): median {np.median(chunk_ratios):.3f}, "
+        f"10-90% [{low:.3f}, {high:.3f}] over {len(chunk_ratios)} chunks"
+    )
     print(f"max |plain - llmrec| = {max_diff:.2e}")
     result = {
         "users": n,
         "plain_users_per_s": round(n / t_plain, 1),
         "llmrec_users_per_s": round(n / t_ours, 1),
         "ratio": round(t_plain / t_ours, 3),
+        "ratio_median_chunk": round(float(np.median(chunk_ratios)), 3),
         "cached_history_mean_users_per_s": round(n / t_warm, 1),
         "cold_history_mean_users_per_s": round(n / t_cold, 1),
         "max_abs_diff": max_diff,
