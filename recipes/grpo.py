@@ -132,10 +132,12 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     generation = GenerationParams(max_new_tokens=script_args.eval_max_new_tokens, temperature=0.0)
 
     def evaluate(backend) -> dict:
+        backend.model.eval()
         sims = simulators_for(world.gold, eval_ids, reveal, simulator_backend)
         dialogues = rollout_dialogues(sims, script_args.n_turns, backend, generation)
         report = profile_f1_report(dialogues)
         report["example_reply"] = dialogues[0].turns[-1].reply if dialogues else ""
+        logging.getLogger("recipes.grpo").info("held-out dialogues: %s", json.dumps(report))
         return report
 
     before = evaluate(policy)
