@@ -121,7 +121,8 @@ def end_to_end(n_users: int, n_items: int, k: int, chunk: int, seed: int) -> tup
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert all(np.isfinite(v).all() for v in values.values())
+    if not all(np.isfinite(v).all() for v in values.values()):
+        raise RuntimeError("end-to-end metrics contain non-finite values")
     return seconds, peak / 2**20
 
 
