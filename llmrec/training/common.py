@@ -242,17 +242,15 @@ def mean_ci(
 ) -> tuple[float, float, float]:
     """Mean of per-user values and its percentile-bootstrap confidence interval.
 
+    A thin wrapper of :func:`llmrec.evaluation.statistics.paired_bootstrap_ci`.
+
     Returns:
         ``(mean, low, high)``.
     """
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("mean_ci needs at least one value")
-    rng = np.random.default_rng(seed)
-    boots = values[rng.integers(0, values.size, (n_boot, values.size))].mean(axis=1)  # (n_boot,)
-    tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(boots, [tail, 100 - tail])
-    return float(values.mean()), float(low), float(high)
+    from llmrec.evaluation.statistics import paired_bootstrap_ci
+
+    ci = paired_bootstrap_ci(np.asarray(values, dtype=np.float64), n_boot, level, seed)
+    return ci.mean, ci.low, ci.high
 
 
 def paired_diff_ci(

@@ -171,13 +171,15 @@ def evaluate_sft(
 
 
 def _auc_ci(labels: np.ndarray, scores: np.ndarray, seed: int, n_boot: int = 1000):
+    """Percentile-bootstrap CI of the AUC over examples (resamples with one class skipped)."""
     from sklearn.metrics import roc_auc_score
 
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(labels), len(labels))
-        if len(np.unique(labels[idx])) == 2:
-            values.append(roc_auc_score(labels[idx], scores[idx]))
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
+    from llmrec.evaluation.statistics import bootstrap_statistic_ci
+
+    def auc(rows: np.ndarray) -> float:
+        if len(np.unique(labels[rows])) < 2:
+            return float("nan")
+        return float(roc_auc_score(labels[rows], scores[rows]))
+
+    ci = bootstrap_statistic_ci(auc, len(labels), n_boot, seed=seed)
+    return ci.low, ci.high

@@ -169,6 +169,13 @@ def test_sft_recipe_next_item_trains_and_evaluates(run_recipe, tmp_path):
         assert 0.0 <= saved[f"{run}_ndcg@5"] <= saved[f"{run}_hr@5"] <= 1.0
         assert saved[f"{run}_ndcg@5_ci_low"] <= saved[f"{run}_ndcg@5"]
         assert saved[f"{run}_ndcg@5"] <= saved[f"{run}_ndcg@5_ci_high"]
+    # Re-evaluating the saved adapter gives the recipe's own numbers.
+    from llmrec.training.sft_eval import main as sft_eval
+    from tests.training.conftest import ROOT
+
+    again = sft_eval(["--config", str(ROOT / TINY_SFT), "--output_dir", str(tmp_path)])
+    for key in ("tuned_ndcg@5", "untuned_ndcg@5", "tuned_hr@5"):
+        assert again[key] == pytest.approx(saved[key], abs=1e-9)
 
 
 def test_sft_recipe_tallrec_trains_and_reports_auc(run_recipe, tmp_path):
