@@ -23,7 +23,7 @@ def tiny_split(tiny_world):
     return leave_one_out(tiny_world.dataset)
 
 
-def make_dataset(histories: dict[str, list[str]], n_items: int, titles=None) -> InteractionDataset:
+def _make_dataset(histories: dict[str, list[str]], n_items: int, titles=None) -> InteractionDataset:
     """Users with the given item sequences (timestamps in list order)."""
     items = [
         Item(str(i), titles[i] if titles else f"Item {i}", genres=("g",)) for i in range(n_items)
@@ -37,6 +37,12 @@ def make_dataset(histories: dict[str, list[str]], n_items: int, titles=None) -> 
 
 
 @pytest.fixture(scope="session")
+def make_dataset():
+    """``make_dataset(histories, n_items, titles=None)``: users with the given item sequences."""
+    return _make_dataset
+
+
+@pytest.fixture(scope="session")
 def sequential_dataset():
     """Each user walks the catalogue in order from a random start: the next item is i + 1."""
     rng = np.random.default_rng(0)
@@ -46,4 +52,4 @@ def sequential_dataset():
         start = int(rng.integers(0, n_items - 12))
         length = int(rng.integers(8, 12))
         histories[f"u{u}"] = [str(i) for i in range(start, start + length)]
-    return make_dataset(histories, n_items)
+    return _make_dataset(histories, n_items)

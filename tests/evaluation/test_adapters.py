@@ -10,11 +10,10 @@ import pytest
 
 from llmrec.evaluation import evaluate_recommender
 from llmrec.evaluation.recommenders import CallableRecommender, PrecomputedRankings, read_rankings
-from tests.evaluation.conftest import make_dataset
 
 
 @pytest.fixture(scope="module")
-def ds():
+def ds(make_dataset):
     return make_dataset({"u1": ["0", "1"], "u2": ["2", "3"]}, 8)
 
 
@@ -73,7 +72,7 @@ def test_errors_name_file_and_line(tmp_path, ds):
         read_rankings(tmp_path / "x.csv")
 
 
-def test_callable_and_pessimistic_rank_of_unlisted(tmp_path, ds):
+def test_callable_and_pessimistic_rank_of_unlisted(tmp_path, ds, make_dataset):
     calls = []
     rec = CallableRecommender(
         lambda u: calls.append(len(u)) or np.tile(np.arange(8.0), (len(u), 1))

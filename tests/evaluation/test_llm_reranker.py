@@ -7,7 +7,6 @@ import pytest
 
 from llmrec.backends.base import UsageStats
 from llmrec.evaluation.recommenders import LLMReranker, MostPopular
-from tests.evaluation.conftest import make_dataset
 
 
 class KeywordBackend:
@@ -43,7 +42,7 @@ class KeywordBackend:
 
 
 @pytest.fixture(scope="module")
-def catalogue():
+def catalogue(make_dataset):
     titles = ["Popular drama", "Space opera", "Busy comedy", "Space western", "Quiet romance",
               "Seen space film"]  # fmt: skip
     # Item 0 is most popular, then 2; "u" has seen item 5 (a space film) and item 4.

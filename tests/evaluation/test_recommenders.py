@@ -17,11 +17,10 @@ from llmrec.evaluation.recommenders import (
     TextEmbeddingRecommender,
     build_recommender,
 )
-from tests.evaluation.conftest import make_dataset
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(make_dataset):
     hist = {"a": ["0", "1", "2"], "b": ["1", "2"], "c": ["0", "3"], "d": ["2", "3", "4"]}
     return make_dataset(hist, 6)
 
@@ -90,7 +89,7 @@ def test_sasrec_learns_next_item(sequential_dataset):
     assert res.per_user["hr@1"].mean() > 0.5
 
 
-def test_text_embedding_recommender(minilm):
+def test_text_embedding_recommender(minilm, make_dataset):
     titles = ["Star Wars: space battle", "Alien space invasion", "Love in Paris", "Romantic wedding",
               "Galaxy space pirates", "A summer romance"]  # fmt: skip
     ds = make_dataset({"sci": ["0", "1"], "rom": ["2", "3"]}, 6, titles)
