@@ -72,7 +72,8 @@ class ProtocolConfig(_Strict):
     """Ranking protocol and what is evaluated.
 
     ``evaluate_on``: test or valid. ``fit_on_valid``: when evaluating on test, train on
-    train + valid (the validation interactions precede the test ones). ``max_users``: a seeded
+    train + valid (the validation interactions precede the test ones). ``users``: evaluate
+    exactly these user ids (e.g. the users that have profiles). ``max_users``: a seeded
     sample of users (the same for every system), for expensive recommenders.
     """
 
@@ -86,6 +87,7 @@ class ProtocolConfig(_Strict):
     evaluate_on: Literal["test", "valid"] = "test"
     fit_on_valid: bool = True
     relevance: Literal["binary", "rating"] = "binary"
+    users: list[str] | None = None
     max_users: int | None = None
 
     def build(self) -> FullRanking | SampledRanking:
@@ -250,7 +252,11 @@ def run_suite(
     split = _split(dataset, config.split)
     train = _training_data(split, config.protocol)
     heldout = split.heldout(config.protocol.evaluate_on)
-    targets = heldout_targets(heldout, config.protocol.relevance)
+    if config.protocol.users is not None:
+        unknown = [u for u in config.protocol.users if u not in train.user_index]
+        if unknown:
+            raise ValueError(f"protocol.users names unknown users {unknown[:5]}")
+    targets = heldout_targets(heldout, config.protocol.relevance, config.protocol.users)
     if config.protocol.max_users and config.protocol.max_users < len(targets.users):
         rng = np.random.default_rng(config.protocol.seed)
         keep = np.sort(rng.choice(len(targets.users), config.protocol.max_users, replace=False))

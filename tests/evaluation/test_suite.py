@@ -113,3 +113,16 @@ def test_temporal_split_many_heldout_items(tiny_world):
     ease = run.systems["ease"]
     assert len(ease.users) == res["n_users"] > 0
     assert 0 <= res["systems"]["ease"]["metrics"]["recall@10"]["value"] <= 1
+
+
+def test_protocol_users_evaluates_exactly_those_users(tiny_world):
+    dataset = tiny_world.dataset
+    chosen = dataset.user_ids[3:9]
+    config = {**CONFIG, "curves": None, "protocol": {"users": chosen}}
+    config["statistics"] = {"n_resamples": 50, "baseline": "most_popular"}
+    run = run_suite(config, dataset=dataset)
+    ease = run.systems["ease"]
+    index = {u: i for i, u in enumerate(dataset.user_ids)}
+    assert sorted(ease.users.tolist()) == sorted(index[u] for u in chosen)
+    with pytest.raises(ValueError, match="unknown users"):
+        run_suite({**config, "protocol": {"users": ["no-such-user"]}}, dataset=dataset)
