@@ -36,3 +36,21 @@ def test_sft_recipe_under_two_process_ddp(tmp_path, tiny_llama_path):
     assert metrics["world_size"] == 2
     weights = load_file(str(tmp_path / "adapter_model.safetensors"))
     assert all(v.abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
+
+
+def test_accelerate_configs_load_with_the_declared_backend():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    expected = {
+        "single_cpu": ("NO", "no", True),
+        "single_gpu": ("NO", "bf16", False),
+        "ddp": ("MULTI_GPU", "bf16", False),
+        "zero3": ("DEEPSPEED", "bf16", False),
+        "fsdp": ("FSDP", "bf16", False),
+    }
+    folder = ROOT / "recipes" / "accelerate_configs"
+    assert {p.stem for p in folder.glob("*.yaml")} == set(expected)
+    for name, (backend, precision, cpu) in expected.items():
+        config = load_config_from_file(str(folder / f"{name}.yaml"))
+        assert config.distributed_type.value == backend
+        assert config.mixed_precision == precision and config.use_cpu is cpu
