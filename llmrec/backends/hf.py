@@ -123,7 +123,9 @@ class TransformersBackend:
                 f"tokenizer of {getattr(model.config, 'name_or_path', model)!r} has no chat "
                 "template; set tokenizer.chat_template before building a backend"
             )
-        forward = inspect.signature(model.forward).parameters
+        # A PEFT wrapper forwards keyword arguments: inspect the model underneath.
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        forward = inspect.signature(base.forward).parameters
         self._takes_position_ids = "position_ids" in forward or "kwargs" in forward
         self._takes_logits_to_keep = "logits_to_keep" in forward
 
