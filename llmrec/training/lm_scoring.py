@@ -1,4 +1,4 @@
-"""Scoring and sampling with the model being trained, for evaluation inside a recipe.
+"""Scoring with the model being trained, for evaluation inside a recipe.
 
 A recipe evaluates the model it holds (a peft-wrapped model, possibly with the adapter switched
 off to get the untuned baseline), so these helpers take ``(model, tokenizer)`` rather than a
@@ -7,8 +7,10 @@ off to get the untuned baseline), so these helpers take ``(model, tokenizer)`` r
 - :func:`next_token_logprobs`: log-probabilities of single-token candidates right after the
   chat's generation prompt, under the full vocabulary;
 - :func:`continuation_logprobs`: summed log-probability of each candidate reply followed by
-  the end-of-turn token, so a title's score is the probability of exactly that reply;
-- :func:`sample_replies`: ``n`` sampled replies per chat with a seed.
+  the end-of-turn token, so a title's score is the probability of exactly that reply.
+
+Sampling from the model being trained goes through
+:meth:`llmrec.backends.hf.TransformersBackend.from_model` instead.
 
 :func:`continuation_logprobs` runs the shared prompt once per chat and scores the candidates
 as a batch on its KV cache, which makes ranking 50 candidate titles about as costly as 5 full
@@ -201,58 +203,3 @@ def continuation_logprobs(
     finally:
         model.train(was_training)
     return results
-
-
-def sample_replies(
-    model: Any,
-    tokenizer: Any,
-    chats: Sequence[Chat],
-    n: int = 1,
-    temperature: float = 1.0,
-    max_new_tokens: int = 128,
-    seed: int = 0,
-    batch_size: int = 8,
-) -> list[list[str]]:
-    """``n`` replies per chat (greedy when ``temperature == 0``), reproducible for a seed.
-
-    Returns:
-        ``replies[i]`` is the list of ``n`` replies to ``chats[i]``.
-    """
-    import torch
-
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    device = _device(model)
-    pad = tokenizer.pad_token_id
-    encoded = [prompt_ids(tokenizer, chat) for chat in chats]
-    replies: list[list[str]] = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(encoded), batch_size):
-                batch = encoded[start : start + batch_size]
-                width = max(len(ids) for ids in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)  # (B, T)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
-                for row, ids in enumerate(batch):
-                    input_ids[row, width - len(ids) :] = torch.tensor(ids)
-                    mask[row, width - len(ids) :] = 1
-                torch.manual_seed(seed + start)
-                kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": pad}
-                if temperature > 0:
-                    kwargs.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
-                    kwargs["num_return_sequences"] = n
-                else:
-                    kwargs["do_sample"] = False
-                out = model.generate(
-                    input_ids=input_ids.to(device), attention_mask=mask.to(device), **kwargs
-                )  # (B * n', T + new)
-                texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-                per = n if temperature > 0 else 1
-                for row in range(len(batch)):
-                    group = [t.strip() for t in texts[row * per : (row + 1) * per]]
-                    replies.append(group * (n // per))
-    finally:
-        model.train(was_training)
-    return replies
