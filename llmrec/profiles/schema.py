@@ -79,7 +79,14 @@ class StructuredProfile(BaseModel):
     @field_validator(*LIST_FIELDS, mode="before")
     @classmethod
     def _lists(cls, value: Any) -> list[str]:
-        return _as_list(value)
+        # Repeated entries (small models loop) are kept once, first spelling and order kept.
+        seen: set[str] = set()
+        out = []
+        for entry in _as_list(value):
+            if entry.casefold() not in seen:
+                seen.add(entry.casefold())
+                out.append(entry)
+        return out
 
     @field_validator(*TEXT_FIELDS, mode="before")
     @classmethod

@@ -49,6 +49,10 @@ def test_parse_rejects_with_a_reason(reply, error):
 def test_to_text_and_coercions():
     p = StructuredProfile(liked_genres="Drama", style="harsh critic", behaviour=["binges", "late"])
     assert p.style == ["harsh critic"] and p.behaviour == "binges; late"
+    assert StructuredProfile(liked_genres=["Drama", "drama", "Comedy", "Drama"]).liked_genres == [
+        "Drama",
+        "Comedy",
+    ]
     assert p.to_text() == "Likes genres: Drama. Style: harsh critic. Behaviour: binges; late."
 
 
