@@ -72,6 +72,7 @@ class JudgeConfig:
 class EmbeddingsConfig:
     enabled: bool = True
     train_users: int = 400
+    eval_users: int = 200
     epochs: int = 1
     batch_size: int = 32
 

@@ -43,6 +43,7 @@ class Context:
     out: Path
     progress: bool = True
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # cache key of each step, once known
 
     @cached_property
     def dataset(self):
@@ -90,7 +91,7 @@ def run_steps(steps: list[Step], ctx: Context) -> dict[str, dict[str, Any]]:
     Each record holds ``result``, ``seconds`` (of the run that computed it), ``cached`` and ``key``.
     """
     records: dict[str, dict[str, Any]] = {}
-    keys: dict[str, str] = {}
+    keys = ctx.keys
     for step in steps:
         if not step.enabled(ctx.config):
             continue
@@ -110,7 +111,8 @@ def run_steps(steps: list[Step], ctx: Context) -> dict[str, dict[str, Any]]:
         if ctx.progress:
             print(f"[llmrec run] {step.title} ...", flush=True)
         start = time.perf_counter()
-        result = step.run(ctx)
+        # A JSON round trip makes a fresh result identical to one loaded from the cache.
+        result = json.loads(json.dumps(step.run(ctx), default=str))
         seconds = time.perf_counter() - start
         record = {"key": key, "result": result, "seconds": seconds, "cached": False}
         tmp = store.with_suffix(".tmp")

@@ -1,0 +1,144 @@
+"""The end-to-end pipeline on a small synthetic world and the tiny model: every step runs,
+a second run is served from the cache, a lost step result is recomputed alone, and the report
+opens in a real headless Chromium with its images rendered and no broken links."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmrec.pipeline import run_pipeline
+from llmrec.pipeline.browser import check_page, find_chromium
+from llmrec.pipeline.config import load_config
+
+STEPS = ["data", "profiles", "evaluation", "rerank", "judge"]
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    subprocess.run(
+        [sys.executable, "-m", "llmrec", "data", "synth", "--users", "60", "--items", "80"]
+        + ["--mean-history", "12", "--seed", "0", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def config(world_dir, tiny_llama_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return load_config(
+        None,
+        {
+            "out": str(out),
+            "data": {"name": str(world_dir)},
+            "models": {"llm": tiny_llama_path, "batch_size": 8},
+            "profiles": {"users": 4, "max_new_tokens": 16, "show": 2},
+            "evaluation": {
+                "recommenders": ["random", "most_popular", "ease"],
+                "metrics": ["hr@10", "ndcg@10", "coverage@10", "arp@10", "long_tail@10"],
+                "ks": [1, 5, 10],
+                "rerank_users": 4,
+                "rerank_candidates": 3,
+                "bootstrap": 50,
+            },
+            "judge": {"users": 4, "negatives": 2, "compare_users": 3, "compare_k": 3},
+            "embeddings": {"enabled": False},
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(config):
+    return run_pipeline(config)
+
+
+def test_every_step_runs_and_the_report_is_written(first_run, config):
+    assert list(first_run.records) == STEPS
+    assert not any(r["cached"] for r in first_run.records.values())
+    summary = json.loads(first_run.results_json.read_text())
+    assert summary["config"]["profiles"]["users"] == 4
+    profiles = summary["results"]["profiles"]
+    assert len(profiles["users"]) == 4
+    for fmt in ("free", "structured"):
+        stats = profiles["formats"][fmt]
+        assert stats["ok"] + stats["failed"] == 4  # failures are kept, never dropped
+    evaluation = summary["results"]["evaluation"]["systems"]
+    assert set(evaluation) == {"random", "most_popular", "ease"}
+    rerank = summary["results"]["rerank"]
+    assert rerank["n_users"] == 4  # exactly the profiled users
+    assert set(rerank["systems"]) == {"ease", "llm_rerank_profile", "llm_rerank_history"}
+    judge = summary["results"]["judge"]
+    # The judge sees profiles where any were usable (the tiny model's often are not).
+    expected = {"profile", "history"} if profiles["formats"]["free"]["ok"] else {"history"}
+    assert set(judge["validation"]["views"]) == expected
+    assert judge["comparison"]["users"] == 3
+    html = first_run.report_html.read_text()
+    for title in ("Dataset", "Profiles", "Recommenders under full ranking", "Judge", "Timings"):
+        assert f">{title}</h2>" in html
+    md = first_run.report_md.read_text()
+    assert "## Profiles" in md and "report_files/" in md
+
+
+def test_second_run_is_served_from_cache(first_run, config):
+    again = run_pipeline(config)
+    assert all(r["cached"] for r in again.records.values())
+    for name in STEPS:
+        assert again.records[name]["result"] == first_run.records[name]["result"]
+
+
+def test_lost_step_result_is_recomputed_alone(first_run, config):
+    (first_run.out / "steps" / "judge.json").unlink()
+    again = run_pipeline(config)
+    cached = {name: r["cached"] for name, r in again.records.items()}
+    assert cached == {
+        "data": True,
+        "profiles": True,
+        "evaluation": True,
+        "rerank": True,
+        "judge": False,
+    }
+    assert (
+        again.records["judge"]["result"]["comparison"]["per_user"]
+        == first_run.records["judge"]["result"]["comparison"]["per_user"]
+    )
+
+
+def test_changed_setting_reruns_dependent_steps_only(first_run, config, tmp_path):
+    import dataclasses
+    import shutil
+
+    moved = tmp_path / "run"
+    shutil.copytree(first_run.out, moved)
+    judge = dataclasses.replace(config.judge, compare_k=2)
+    changed = dataclasses.replace(config, out=str(moved), judge=judge)
+    again = run_pipeline(changed)
+    cached = {name: r["cached"] for name, r in again.records.items()}
+    assert cached["judge"] is False and cached["profiles"] is True and cached["evaluation"] is True
+    assert again.records["judge"]["result"]["comparison"]["k"] == 2
+
+
+@pytest.mark.skipif(
+    find_chromium() is None, reason="Chromium not installed (apt-get install chromium)"
+)
+def test_report_renders_in_headless_chromium(first_run):
+    verdict = check_page(first_run.report_html)
+    assert verdict["title"] == "llmrec report"
+    assert verdict["images"] >= 2 and verdict["broken_images"] == []
+    assert verdict["links"] >= 5 and verdict["broken_links"] == []
+    assert verdict["tables"] >= 5 and verdict["text_chars"] > 1000
+
+
+def test_config_errors_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profiles:\n  userz: 3\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: unknown key 'profiles\.userz'"):
+        load_config(bad)
+    bad.write_text("profiles:\n  users: many\n")
+    with pytest.raises(ValueError, match=r"profiles\.users must be int"):
+        load_config(bad)
