@@ -51,9 +51,9 @@ class EvaluationConfig:
         default_factory=lambda: ["hr@10", "ndcg@10", "mrr", "recall@20", "coverage@10"]
     )
     ks: list[int] = field(default_factory=lambda: [1, 5, 10, 20, 50])
-    sasrec_epochs: int = 30
+    sasrec_epochs: int = 20
     rerank_users: int = 24
-    rerank_candidates: int = 20
+    rerank_candidates: int = 10
     rerank_base: str = "ease"
     bootstrap: int = 1000
 
@@ -71,8 +71,8 @@ class JudgeConfig:
 @dataclass
 class EmbeddingsConfig:
     enabled: bool = True
-    train_users: int = 400
-    eval_users: int = 200
+    train_users: int = 120
+    eval_users: int = 150
     epochs: int = 1
     batch_size: int = 32
 
