@@ -140,6 +140,8 @@ class PairwiseJudge:
         lists_prompt: Template for list pairs.
         max_new_tokens: Reply budget in rationale mode.
         max_repairs: Repair rounds for unparseable replies.
+        share_prefix: Share each user's prompt prefix in logprob mode (see
+            :class:`~llmrec.judge.pointwise.PointwiseJudge`); off by default.
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class PairwiseJudge:
         lists_prompt: str = "judge/pairwise_lists",
         max_new_tokens: int = 64,
         max_repairs: int = 1,
+        share_prefix: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -166,6 +169,7 @@ class PairwiseJudge:
         self.lists_prompt = lists_prompt
         self.max_new_tokens = max_new_tokens
         self.max_repairs = max_repairs
+        self.share_prefix = share_prefix
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -227,7 +231,10 @@ class PairwiseJudge:
         self, chats: list[Chat], users: list[str]
     ) -> tuple[list[ParseResult], list, list[str | None]]:
         if self.mode == "logprob":
-            logprobs = grouped_next_token_logprobs(self.backend, chats, users, CHOICE_TOKENS)
+            if self.share_prefix:
+                logprobs = grouped_next_token_logprobs(self.backend, chats, users, CHOICE_TOKENS)
+            else:
+                logprobs = np.asarray(self.backend.next_token_logprobs(chats, CHOICE_TOKENS))
             p_first = 1.0 / (1.0 + np.exp(logprobs[:, 1] - logprobs[:, 0]))  # (n,)
             picks = [ParseResult(1 if p >= 0.5 else 2, "logprob") for p in p_first]
             return picks, list(p_first), [None] * len(chats)
