@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ def load_recipe(name: str):
     path = ROOT / "recipes" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    # dataclasses resolve string annotations through sys.modules; register before executing.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
