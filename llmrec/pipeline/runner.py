@@ -66,8 +66,15 @@ class Context:
         return load_backend(self.config.models.llm, batch_size=self.config.models.batch_size)
 
     def path(self, *parts: str) -> Path:
+        """A file path under the output folder, its parent folder created."""
         target = self.out.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def folder(self, *parts: str) -> Path:
+        """A folder under the output folder, created."""
+        target = self.out.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
         return target
 
 

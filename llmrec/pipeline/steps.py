@@ -174,7 +174,7 @@ def evaluation_step(ctx: Context) -> dict[str, Any]:
 
     cfg = ctx.config.evaluation
     suite = _suite(ctx, [_recommender_entry(n, ctx) for n in cfg.recommenders])
-    out = run_suite(suite, out_dir=ctx.path("evaluation", "x").parent, progress=ctx.progress)
+    out = run_suite(suite, out_dir=ctx.folder("evaluation"), progress=ctx.progress)
     return out.results
 
 
@@ -205,7 +205,7 @@ def rerank_step(ctx: Context) -> dict[str, Any]:
     suite["metrics"] = [m for m in cfg.metrics if not m.startswith("coverage")]
     out = run_suite(
         suite,
-        out_dir=ctx.path("rerank", "x").parent,
+        out_dir=ctx.folder("rerank"),
         progress=ctx.progress,
         recommenders=extra,
     )
