@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +40,13 @@ class DPOScriptArguments:
         n_profiles: Profiles sampled per user (LettinGo's N).
         temperature: Sampling temperature of the profiles.
         max_profile_tokens: Length limit of a profile.
-        n_negatives: Negatives per user in scoring and evaluation.
+        n_negatives: Negatives per training user when scoring sampled profiles.
+        eval_negatives: Negatives per held-out user in the before/after evaluation (default
+            ``n_negatives``); more negatives make each user's AUC less coarse.
         strategy: ``"best_vs_worst"`` or ``"all_pairs_margin"``.
         margin: Minimum score gap of a pair.
+        share_prefix: Score each profile's candidates on one KV cache of the shared prompt
+            prefix (in-process transformers scorer only; same numbers, fewer tokens).
         scorer_model: The downstream recommender (alias, hub id or folder); default the
             generator's base model, loaded again and kept frozen.
         eval_before_after: Evaluate the generator before and after training.
@@ -58,8 +63,12 @@ class DPOScriptArguments:
     temperature: float = field(default=1.0, metadata={"help": "profile sampling temperature"})
     max_profile_tokens: int = field(default=96, metadata={"help": "profile length limit"})
     n_negatives: int = field(default=6, metadata={"help": "negatives per user when scoring"})
+    eval_negatives: int | None = field(
+        default=None, metadata={"help": "negatives per held-out user (default n_negatives)"}
+    )
     strategy: str = field(default="best_vs_worst", metadata={"help": f"one of {STRATEGIES}"})
     margin: float = field(default=0.0, metadata={"help": "minimum score gap of a pair"})
+    share_prefix: bool = field(default=True, metadata={"help": "score on a shared KV prefix"})
     scorer_model: str | None = field(default=None, metadata={"help": "downstream scorer LLM"})
     eval_before_after: bool = field(default=True, metadata={"help": "evaluate before and after"})
     require_gpu: bool = field(default=False, metadata={"help": "fail without CUDA"})
@@ -75,6 +84,8 @@ class DPOScriptArguments:
         for name in ("train_users", "history_len", "recent_k", "n_negatives"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_negatives is not None and self.eval_negatives < 1:
+            raise ValueError(f"eval_negatives must be >= 1 or None, got {self.eval_negatives}")
 
 
 @dataclass
@@ -86,6 +97,9 @@ class DPOData:
     eval_tasks: list
     dataset: Any  # InteractionDataset: catalogue for titles
     scorer: Any  # Backend
+    profiles: list = field(default_factory=list)  # sampled profiles, [n_train_tasks][n_profiles]
+    train_tasks: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # wall time per stage: load_scorer, sample, score
 
 
 def backend_for(model: Any, tokenizer: Any):
@@ -121,13 +135,23 @@ def build_dpo_data(
     tasks = training_tasks(
         split.train, train_users, args.recent_k, args.history_len, args.n_negatives, seed
     )
-    eval_tasks = heldout_tasks(split, eval_users, args.history_len, args.n_negatives, seed + 1)
+    eval_negatives = args.eval_negatives or args.n_negatives
+    eval_tasks = heldout_tasks(split, eval_users, args.history_len, eval_negatives, seed + 1)
     generator = backend_for(model, tokenizer)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
     scorer = TransformersBackend(args.scorer_model or model_name, device=str(generator.device))
+    seconds["load_scorer"] = time.perf_counter() - start
+    start = time.perf_counter()
     profiles = sample_profiles(
         generator, tasks, args.n_profiles, args.temperature, args.max_profile_tokens, seed
     )
-    scores = score_profiles(scorer, split.train, tasks, profiles)  # (n_tasks, n_profiles)
+    seconds["sample"] = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = score_profiles(
+        scorer, split.train, tasks, profiles, share_prefix=args.share_prefix
+    )  # (n_tasks, n_profiles)
+    seconds["score"] = time.perf_counter() - start
     pairs = build_dpo_pairs(
         [t.prompt for t in tasks], profiles, scores, strategy=args.strategy, margin=args.margin
     )
@@ -139,15 +163,74 @@ def build_dpo_data(
     logger.info(
         "DPO: %d pairs from %d users x %d profiles", len(pairs), len(tasks), args.n_profiles
     )
-    return DPOData(pairs, scores, eval_tasks, split.train, scorer)
+    return DPOData(pairs, scores, eval_tasks, split.train, scorer, profiles, tasks, seconds)
+
+
+def evaluate_generator(
+    model: Any, tokenizer: Any, data: DPOData, args: DPOScriptArguments
+) -> tuple[list[str], np.ndarray]:
+    """One greedy profile per held-out user and its downstream AUC on the held-out test item.
+
+    The model is put in eval mode for the generation (no dropout), then back in the mode it had.
+
+    Returns:
+        ``(profiles, auc)``: one profile per evaluation user and the per-user AUC, shape
+        ``(n_users,)``.
+    """
+    from llmrec.training.lettingo import sample_profiles, score_profiles
+
+    was_training = model.training
+    model.eval()
+    try:
+        generator = backend_for(model, tokenizer)
+        profiles = sample_profiles(
+            generator, data.eval_tasks, n=1, temperature=0.0, max_new_tokens=args.max_profile_tokens
+        )
+    finally:
+        model.train(was_training)
+    auc = score_profiles(
+        data.scorer, data.dataset, data.eval_tasks, profiles, share_prefix=args.share_prefix
+    )[:, 0]
+    return [p[0] for p in profiles], auc
 
 
 def generator_scores(model: Any, tokenizer: Any, data: DPOData, args: DPOScriptArguments):
     """Per-user downstream AUC of one greedy profile per held-out user, shape ``(n_users,)``."""
-    from llmrec.training.lettingo import sample_profiles, score_profiles
+    return evaluate_generator(model, tokenizer, data, args)[1]
 
-    generator = backend_for(model, tokenizer)
-    profiles = sample_profiles(
-        generator, data.eval_tasks, n=1, temperature=0.0, max_new_tokens=args.max_profile_tokens
-    )
-    return score_profiles(data.scorer, data.dataset, data.eval_tasks, profiles)[:, 0]
+
+def train_log_summary(log_history: list[dict]) -> dict:
+    """First and last logged DPO loss, reward accuracy and reward margin of a trainer's log."""
+    rows = [r for r in log_history if "loss" in r]
+    out: dict = {"logged_steps": len(rows)}
+    for key in ("loss", "rewards/accuracies", "rewards/margins"):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            name = key.replace("rewards/", "reward_")
+            out[f"first_{name}"], out[f"last_{name}"] = float(values[0]), float(values[-1])
+    return out
+
+
+def write_eval_profiles(path: str, data: DPOData, before: tuple, after: tuple) -> None:
+    """One JSON line per held-out user: the greedy profile and its AUC before and after training.
+
+    Args:
+        path: Output ``.jsonl`` file (its folder is created).
+        data: The run's data (for the evaluation users).
+        before: ``(profiles, auc)`` from :func:`evaluate_generator` before training.
+        after: The same after training.
+    """
+    import json
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        for k, task in enumerate(data.eval_tasks):
+            row = {
+                "user_id": task.user_id,
+                "before_profile": before[0][k],
+                "after_profile": after[0][k],
+                "before_auc": float(before[1][k]),
+                "after_auc": float(after[1][k]),
+            }
+            handle.write(json.dumps(row) + "\n")

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.splits import Split
 from llmrec.prompts import render_chat
 from llmrec.training.common import candidate_negatives, item_text
+
+logger = logging.getLogger(__name__)
 
 PROFILE_PROMPT = "training/profile_from_history"
 SCORER_PROMPT = "training/profile_yes_no"
@@ -146,18 +149,29 @@ def sample_profiles(
     temperature: float = 1.0,
     max_new_tokens: int = 96,
     seed: int = 0,
+    chunk_tasks: int = 64,
 ) -> list[list[str]]:
     """``n`` profiles per task from the generator (greedy, one repeated, when temperature is 0).
+
+    Tasks go to the backend ``chunk_tasks`` at a time (each chunk is batched by the backend);
+    with a seed, samples do not depend on the chunking.
 
     Returns:
         ``profiles[i]`` is the list of ``n`` profiles of ``tasks[i]``.
     """
+    if chunk_tasks < 1:
+        raise ValueError(f"chunk_tasks must be >= 1, got {chunk_tasks}")
     k = n if temperature > 0 else 1
     params = GenerationParams(
         max_new_tokens=max_new_tokens, temperature=temperature, n=k, seed=seed
     )
-    flat = generator.generate([t.prompt for t in tasks], params)
-    return [flat[i * k : (i + 1) * k] * (n // k) for i in range(len(tasks))]
+    out: list[list[str]] = []
+    for start in range(0, len(tasks), chunk_tasks):
+        chunk = tasks[start : start + chunk_tasks]
+        flat = generator.generate([t.prompt for t in chunk], params)
+        out.extend(flat[i * k : (i + 1) * k] * (n // k) for i in range(len(chunk)))
+        logger.info("sampled profiles for %d/%d users", len(out), len(tasks))
+    return out
 
 
 def pairwise_auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -173,8 +187,15 @@ def score_profiles(
     tasks: Sequence[ProfileTask],
     profiles: Sequence[Sequence[str]],
     prompt: str = SCORER_PROMPT,
+    share_prefix: bool = True,
+    chunk_tasks: int = 64,
 ) -> np.ndarray:
     """Downstream score of every profile: AUC of the scorer's P("Yes") on positives vs negatives.
+
+    The chats of one profile differ only in the candidate at the end. With ``share_prefix``
+    an in-process transformers scorer runs each profile's common prompt prefix once and only
+    the candidate suffixes on its KV cache (:func:`llmrec.judge.prefix.grouped_next_token_logprobs`;
+    same numbers as the plain pass to float error); other backends get the plain call.
 
     Args:
         scorer: The downstream recommender; must score the single tokens "Yes" and "No".
@@ -182,29 +203,44 @@ def score_profiles(
         tasks: Users with their positive and negative items.
         profiles: ``profiles[i][j]`` is profile ``j`` of ``tasks[i]``.
         prompt: Template with ``profile`` and ``candidate``.
+        share_prefix: Compute each profile's shared prompt prefix once.
+        chunk_tasks: Users scored per call (progress is logged per chunk).
 
     Returns:
         Array of shape ``(len(tasks), n_profiles)``.
     """
+    from llmrec.judge.prefix import grouped_next_token_logprobs
+
     if len(tasks) != len(profiles):
         raise ValueError(f"{len(tasks)} tasks but {len(profiles)} profile lists")
-    chats, index = [], []
-    for i, (task, texts) in enumerate(zip(tasks, profiles)):
-        for j, text in enumerate(texts):
-            for item in (*task.positives, *task.negatives):
-                chats.append(
-                    render_chat(prompt, profile=text, candidate=item_text(dataset.items[item]))
-                )
-                index.append((i, j))
-    logp = scorer.next_token_logprobs(chats, ["Yes", "No"])  # (n_chats, 2)
-    p_yes = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))  # (n_chats,)
+    if chunk_tasks < 1:
+        raise ValueError(f"chunk_tasks must be >= 1, got {chunk_tasks}")
     n_profiles = max((len(t) for t in profiles), default=0)
     out = np.full((len(tasks), n_profiles), np.nan)
-    cursor = 0
-    for i, (task, texts) in enumerate(zip(tasks, profiles)):
-        n_pos, n_items = len(task.positives), len(task.positives) + len(task.negatives)
-        for j in range(len(texts)):
-            block = p_yes[cursor : cursor + n_items]
-            out[i, j] = pairwise_auc(block[:n_pos], block[n_pos:])
-            cursor += n_items
+    for start in range(0, len(tasks), chunk_tasks):
+        chats, groups = [], []
+        for i in range(start, min(start + chunk_tasks, len(tasks))):
+            task = tasks[i]
+            for j, text in enumerate(profiles[i]):
+                for item in (*task.positives, *task.negatives):
+                    chats.append(
+                        render_chat(prompt, profile=text, candidate=item_text(dataset.items[item]))
+                    )
+                    groups.append((i, j))
+        if share_prefix:
+            logp = grouped_next_token_logprobs(scorer, chats, groups, ["Yes", "No"])
+        else:
+            logp = scorer.next_token_logprobs(chats, ["Yes", "No"])  # (n_chats, 2)
+        p_yes = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))  # (n_chats,)
+        cursor = 0
+        for i in range(start, min(start + chunk_tasks, len(tasks))):
+            task = tasks[i]
+            n_pos, n_items = len(task.positives), len(task.positives) + len(task.negatives)
+            for j in range(len(profiles[i])):
+                block = p_yes[cursor : cursor + n_items]
+                out[i, j] = pairwise_auc(block[:n_pos], block[n_pos:])
+                cursor += n_items
+        logger.info(
+            "scored profiles of %d/%d users", min(start + chunk_tasks, len(tasks)), len(tasks)
+        )
     return out

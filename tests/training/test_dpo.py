@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -107,12 +109,47 @@ def test_score_profiles_is_the_auc_of_the_scorer_yes_probability(loo, tiny_llama
     assert scores[1, 1] == pytest.approx(pairwise_auc(p_yes[:2], p_yes[2:]), abs=1e-6)
 
 
+def test_shared_prefix_scoring_equals_the_plain_pass_in_any_chunking(loo, tiny_llama_path):
+    from llmrec.backends.hf import TransformersBackend
+
+    scorer = TransformersBackend(tiny_llama_path, device="cpu", batch_size=8)
+    tasks = training_tasks(loo.train, ["1", "2", "5"], recent_k=2, n_negatives=4)
+    profiles = [["likes drama", "likes comedy"], ["no idea", "sci-fi fan"], ["war films", "x"]]
+    plain = score_profiles(scorer, loo.train, tasks, profiles, share_prefix=False)
+    shared = score_profiles(scorer, loo.train, tasks, profiles, share_prefix=True)
+    chunked = score_profiles(scorer, loo.train, tasks, profiles, chunk_tasks=2)
+    np.testing.assert_allclose(shared, plain, atol=1e-6)
+    np.testing.assert_allclose(chunked, plain, atol=1e-6)
+    # the shared path runs fewer prompt tokens than the plain one
+    before = scorer.usage.prompt_tokens
+    score_profiles(scorer, loo.train, tasks, profiles, share_prefix=True)
+    shared_tokens = scorer.usage.prompt_tokens - before
+    score_profiles(scorer, loo.train, tasks, profiles, share_prefix=False)
+    plain_tokens = scorer.usage.prompt_tokens - before - shared_tokens
+    assert shared_tokens < plain_tokens / 2
+
+
+def test_seeded_profile_sampling_does_not_depend_on_chunking(loo, tiny_llama_path):
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.training.lettingo import sample_profiles
+
+    generator = TransformersBackend(tiny_llama_path, device="cpu", batch_size=4)
+    tasks = training_tasks(loo.train, ["1", "2", "5"], recent_k=2, history_len=3)
+    whole = sample_profiles(generator, tasks, n=3, max_new_tokens=6, seed=7)
+    chunked = sample_profiles(generator, tasks, n=3, max_new_tokens=6, seed=7, chunk_tasks=1)
+    assert whole == chunked
+    assert len(whole) == 3 and all(len(p) == 3 for p in whole)
+    assert len({p for ps in whole for p in ps}) > 1  # sampled, not one repeated text
+    greedy = sample_profiles(generator, tasks, n=3, temperature=0.0, max_new_tokens=6)
+    assert all(len(set(p)) == 1 for p in greedy)
+
+
 def test_dpo_recipe_trains_and_reports_before_after(run_recipe, tmp_path):
     from safetensors.torch import load_file
 
     from llmrec.training.common import losses
 
-    result = run_recipe("dpo", TINY_DPO, "--output_dir", str(tmp_path))
+    result = run_recipe("dpo", TINY_DPO, "--output_dir", str(tmp_path), "--eval_negatives", "5")
     weights = load_file(str(tmp_path / "adapter_model.safetensors"))
     lora_b = [v for k, v in weights.items() if "lora_B" in k]
     assert lora_b and all(v.abs().sum() > 0 for v in lora_b)
@@ -124,3 +161,16 @@ def test_dpo_recipe_trains_and_reports_before_after(run_recipe, tmp_path):
     for name in ("before_auc", "after_auc"):
         assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"]
     assert metrics["diff_auc"] == pytest.approx(metrics["after_auc"] - metrics["before_auc"])
+    assert set(metrics["seconds"]) >= {"sample", "score", "eval_before", "train", "eval_after"}
+    assert metrics["settings"]["script"]["eval_negatives"] == 5
+    assert 0.0 <= metrics["eval_profiles_changed"] <= 1.0
+    rows = [
+        json.loads(line) for line in (tmp_path / "eval_profiles.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == metrics["eval_users"] == 6
+    # with 1 positive and 5 negatives a user's AUC is a multiple of 1/5
+    aucs = np.array([r["before_auc"] for r in rows] + [r["after_auc"] for r in rows])
+    np.testing.assert_allclose(aucs * 5, np.round(aucs * 5), atol=1e-9)
+    assert np.mean([r["before_auc"] for r in rows]) == pytest.approx(metrics["before_auc"])
+    pairs = (tmp_path / "train_pairs.jsonl").read_text().splitlines()
+    assert len(pairs) == metrics["pairs"]
