@@ -138,5 +138,8 @@ def _eval(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(result, indent=2, default=float))
     print(result["table"])
     print(f"majority-class accuracy: {result['majority']}")
+    for name, marks in result["verdict"].items():
+        counts = {v: sum(m == v for m in marks.values()) for v in ("better", "tie", "worse")}
+        print(f"{name} vs base_no_instruction (paired 95% CI), metrics: {counts}")
     print(f"wrote {out} ({result['seconds']} s)")
     return 0

@@ -39,9 +39,8 @@ from typing import Any
 import numpy as np
 
 from llmrec.embeddings.userqa import (
-    AGE_BANDS,
-    ERAS,
     answer,
+    answer_classes,
     attribute_labels,
     favourite_genres,
     question,
@@ -201,20 +200,6 @@ def _labels(split: Any, users: list[str]) -> dict[str, list[str | None]]:
     return labels
 
 
-def _candidates(task: str, split: Any) -> list[str]:
-    if task == "favourite_genre":
-        return sorted({g for it in split.train.items.values() for g in it.genres} - {"unknown"})
-    if task == "typical_era":
-        return list(ERAS)
-    if task == "will_like":
-        return ["Yes", "No"]
-    if task == "age_band":
-        return list(AGE_BANDS)
-    if task == "gender":
-        return ["male", "female"]
-    return sorted({str(u.attributes.get("occupation")) for u in split.train.users.values()})
-
-
 def evaluate_methods(
     methods: Sequence[Method],
     split: Any,
@@ -228,9 +213,12 @@ def evaluate_methods(
     """Run all measurements for each method on the evaluation ``users``.
 
     Returns:
-        ``{"methods": {name: {metric: {mean, ci_low, ci_high}}}, "vs_baseline": {...}}``; metric
-        names are ``probe_<task>_accuracy``, ``probe_<task>_macro_f1``, ``recall@k``,
-        ``ndcg@k``, ``zeroshot_<task>_accuracy``, ``neighbour_change_<task>``.
+        ``{"methods": {name: {metric: {mean, ci_low, ci_high}}}, "vs_baseline": {...},
+        "vs_majority": {...}, "majority": {task: rate}}``: ``vs_baseline`` holds paired
+        differences to ``baseline``, ``vs_majority`` paired differences of each zero-shot
+        accuracy to always answering the most frequent class. Metric names are
+        ``probe_<task>_accuracy``, ``probe_<task>_macro_f1``, ``recall@k``, ``ndcg@k``,
+        ``zeroshot_<task>_accuracy``, ``neighbour_change_<task>``.
     """
     from llmrec.evaluation.protocols import rank_targets
     from llmrec.metrics.ranking import ndcg, recall
@@ -250,6 +238,7 @@ def evaluate_methods(
     has_target = targets >= 0
 
     samples: dict[str, dict[str, Samples]] = {}
+    constant: dict[str, Samples] = {}  # always answering the most frequent class
     for method in methods:
         started = time.perf_counter()
         out: dict[str, Samples] = {}
@@ -279,12 +268,14 @@ def evaluate_methods(
         out[f"ndcg@{k}"] = Samples("mean", ndcg(ranks, k))
         # zero-shot accuracy per instruction, and neighbour change
         for task in ZERO_SHOT_TASKS:
-            cands = _candidates(task, split)
+            cands = answer_classes(split.train, task)
             cand_vecs = method.texts([answer(task, c) for c in cands])
             keep = np.array([v in cands for v in labels[task]])
             y = np.array([cands.index(v) for v in labels[task] if v in cands])
             pred = zero_shot(per_task[task][keep], cand_vecs)
             out[f"zeroshot_{task}_accuracy"] = Samples("mean", (pred == y).astype(float))
+            most = int(np.argmax(np.bincount(y, minlength=len(cands))))
+            constant[f"zeroshot_{task}_accuracy"] = Samples("mean", (y == most).astype(float))
             out[f"neighbour_change_{task}"] = Samples(
                 "mean", neighbour_change(per_task[task], general)
             )
@@ -303,6 +294,11 @@ def evaluate_methods(
                 for m, s in out.items()
                 if not m.startswith("neighbour_change")
             }
+    # zero-shot accuracy against always answering the evaluation users' most frequent class
+    result["vs_majority"] = {
+        name: {m: bootstrap(out[m], n_boot, seed, constant[m]) for m in constant}
+        for name, out in samples.items()
+    }
     result["majority"] = {
         task: round(
             max(np.unique([v for v in labels[task] if v is not None], return_counts=True)[1])
@@ -428,20 +424,53 @@ def evaluate_embeddings(
         "seed": seed,
         "inputs": "training history only (attributes withheld)",
     }
+    result["verdict"] = {name: verdict(result, name) for name in result["vs_baseline"]}
     result["table"] = results_table(result)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
 
-def results_table(result: dict[str, Any]) -> str:
-    """A markdown table, one row per metric and one column per method: ``mean [low, high]``."""
+def verdict(result: dict[str, Any], method: str) -> dict[str, str]:
+    """Per metric, how ``method`` compares with the baseline by its paired 95% CI.
+
+    Returns:
+        ``{metric: "better" | "worse" | "tie"}``: ``better`` when the whole interval of the
+        paired difference is above zero, ``worse`` when below, ``tie`` when it contains zero.
+    """
+    out = {}
+    for metric, diff in result["vs_baseline"][method].items():
+        if diff["ci_low"] > 0:
+            out[metric] = "better"
+        elif diff["ci_high"] < 0:
+            out[metric] = "worse"
+        else:
+            out[metric] = "tie"
+    return out
+
+
+def results_table(result: dict[str, Any], paired: str | None = "trained_instruction") -> str:
+    """A markdown table, one row per metric and one column per method: ``mean [low, high]``.
+
+    With ``paired`` among the compared methods, a last column holds its paired difference to
+    the baseline and the verdict (:func:`verdict`).
+    """
     names = list(result["methods"])
     metrics = list(next(iter(result["methods"].values())))
-    lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    diffs = result.get("vs_baseline", {}).get(paired) if paired else None
+    marks = verdict(result, paired) if diffs else {}
+    header = names + ([f"{paired} − baseline (paired)"] if diffs else [])
+    lines = ["| metric | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for metric in metrics:
         cells = []
         for name in names:
             r = result["methods"][name][metric]
             cells.append(f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+        if diffs:
+            d = diffs.get(metric)
+            cells.append(
+                "n/a"
+                if d is None
+                else f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] {marks[metric]}"
+            )
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

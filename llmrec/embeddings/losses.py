@@ -1,10 +1,15 @@
 """The contrastive-autoregressive objective of instruction-aware user encoders.
 
-Contrastive term (InfoNCE with in-batch negatives, sentence-transformers'
+Contrastive term (InfoNCE with in-batch negatives, as sentence-transformers'
 ``MultipleNegativesRankingLoss``): for a batch of users ``u_i = f(X_i, I_i)`` and answer
 embeddings ``a_i = g(A_i)`` (same encoder),
 
-    L_con = -1/B sum_i log( exp(s * cos(u_i, a_i)) / sum_j exp(s * cos(u_i, a_j)) ),  s = 20.
+    L_con = -1/B sum_i log( exp(s * cos(u_i, a_i)) / sum_j exp(s * cos(u_i, a_j)) ),  s = 20,
+
+where ``j`` ranges over the distinct candidate texts: the batch's answers plus, optionally, an
+:class:`~llmrec.embeddings.negatives.AnswerBank` (every answer of each closed-set task and a
+sample of catalogue items). Copies of a row's own answer are removed from its negatives, so
+repeated answers in a batch ("This user is male.") are not false negatives.
 
 Autoregressive term (optional): a small causal LM generates the answer's tokens from the user
 embedding, which a linear map turns into ``P`` prefix vectors in the LM's input space
@@ -24,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -91,12 +96,76 @@ class PrefixAnswerHead(nn.Module):
         return self.lm(inputs_embeds=inputs, attention_mask=attention, labels=labels).loss
 
 
+def text_keys(features: Sequence[dict[str, torch.Tensor]]) -> torch.Tensor:
+    """One integer per row of the tokenised columns, equal for equal token sequences.
+
+    Args:
+        features: Tokenised columns (``input_ids`` and ``attention_mask`` each), concatenated
+            row-wise in order; padding is ignored, so columns padded to different widths compare.
+
+    Returns:
+        ``(total_rows,)`` long tensor of text ids.
+    """
+    ids: dict[tuple[int, ...], int] = {}
+    keys = []
+    for feature in features:
+        tokens, mask = feature["input_ids"].tolist(), feature["attention_mask"].tolist()
+        for row, keep in zip(tokens, mask):
+            text = tuple(t for t, m in zip(row, keep) if m)
+            keys.append(ids.setdefault(text, len(ids)))
+    return torch.tensor(keys, dtype=torch.long)
+
+
+def masked_infonce(
+    users: torch.Tensor, candidates: torch.Tensor, keys: torch.Tensor | None, scale: float
+) -> torch.Tensor:
+    """InfoNCE over the distinct candidate texts.
+
+    Row ``i`` of ``users`` has candidate ``i`` as its positive. With ``keys``, each distinct text
+    counts once in each row's softmax: copies of the row's own answer (another user with the
+    same answer, or the same text in the bank) are removed, as are repeated copies of any other
+    text. Without ``keys`` this is sentence-transformers' ``MultipleNegativesRankingLoss``.
+
+    Args:
+        users: ``(B, dim)`` user embeddings.
+        candidates: ``(C, dim)`` candidate embeddings, ``C >= B``, the positives first.
+        keys: ``(C,)`` text ids (:func:`text_keys`), or ``None`` for no de-duplication.
+        scale: Inverse temperature.
+
+    Returns:
+        Scalar mean cross-entropy.
+    """
+    batch = users.shape[0]
+    scores = scale * (
+        nn.functional.normalize(users, dim=-1) @ nn.functional.normalize(candidates, dim=-1).T
+    )  # (B, C)
+    rows = torch.arange(batch, device=users.device)
+    if keys is not None:
+        keys = keys.to(users.device)
+        order = torch.arange(len(keys), device=users.device)
+        first = torch.full((int(keys.max()) + 1,), len(keys), device=users.device)
+        first = first.scatter_reduce(0, keys, order, reduce="amin")  # first row of each text
+        keep = order == first[keys]  # (C,) first copy of each text
+        same = keys[None, :] == keys[:batch, None]  # (B, C) same text as row i's answer
+        valid = keep[None, :] & ~same
+        valid[rows, rows] = True
+        scores = scores.masked_fill(~valid, float("-inf"))
+    return nn.functional.cross_entropy(scores, rows)
+
+
 class UserContrastiveLoss(nn.Module):
     """InfoNCE of user(X, I) against the answer, with optional fusion and autoregressive term.
 
     Column layout the loss expects (in dataset order): ``n_sources`` anchor columns (one per
     source when a fusion adapter is used, else one joined text), then the answer column, then
     optionally ``label`` (answer token ids for the autoregressive term).
+
+    Candidates of each row: the answers of the batch, plus the texts of ``bank``, encoded at
+    every step without gradient (negatives only: they cost one forward pass; each answer still
+    gets its gradient whenever it is a row's positive). With ``dedupe`` (the default), each distinct candidate text
+    counts once (:func:`masked_infonce`), so batches may repeat answers ("This user is male.")
+    without turning a user's own answer into a negative; no duplicate-free batch sampler is
+    needed.
 
     Args:
         model: The ``SentenceTransformer`` being trained.
@@ -105,6 +174,10 @@ class UserContrastiveLoss(nn.Module):
         answer_head: A :class:`PrefixAnswerHead` for the autoregressive term, or ``None``.
         ar_weight: Weight of the autoregressive term.
         scale: Inverse temperature of the InfoNCE softmax (20 = sentence-transformers default).
+        bank: An :class:`~llmrec.embeddings.negatives.AnswerBank` of extra candidates, or
+            ``None``.
+        dedupe: Count each distinct candidate text once; ``False`` gives plain
+            ``MultipleNegativesRankingLoss`` (repeated answers become false negatives).
     """
 
     def __init__(
@@ -114,18 +187,18 @@ class UserContrastiveLoss(nn.Module):
         answer_head: PrefixAnswerHead | None = None,
         ar_weight: float = 0.5,
         scale: float = 20.0,
+        bank: Any = None,
+        dedupe: bool = True,
     ) -> None:
         super().__init__()
-        from sentence_transformers.sentence_transformer.losses import (
-            MultipleNegativesRankingLoss,
-        )
-
         self.model = model
         self.fusion = fusion
         self.answer_head = answer_head
         self.ar_weight = ar_weight
+        self.scale = scale
+        self.bank = bank
+        self.dedupe = dedupe
         self.n_sources = len(fusion.sources) if fusion is not None else 1
-        self.infonce = MultipleNegativesRankingLoss(model, scale=scale)
 
     def user_embeddings(self, sentence_features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """``(batch, dim)`` user embeddings from the anchor columns."""
@@ -135,6 +208,22 @@ class UserContrastiveLoss(nn.Module):
         if self.fusion is None:
             return anchors[0]
         return self.fusion(torch.stack(anchors, dim=1))  # (B, S, dim) -> (B, dim)
+
+    def _bank_features(self, device: torch.device) -> list[dict[str, torch.Tensor]]:
+        """The bank's texts tokenised: the fixed answers, then the sampled items (two
+        batches, so short answers are not padded to the length of item titles)."""
+        if self.bank is None:
+            return []
+        texts = self.bank.draw()
+        parts = [texts[: len(self.bank.fixed)], texts[len(self.bank.fixed) :]]
+        out = []
+        for part in parts:
+            if part:
+                features = self.model.preprocess(part)
+                out.append(
+                    {k: v.to(device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+                )
+        return out
 
     def forward(
         self, sentence_features: Iterable[dict[str, torch.Tensor]], labels: torch.Tensor | None
@@ -146,8 +235,13 @@ class UserContrastiveLoss(nn.Module):
                 f"got {len(features)} text columns"
             )
         user = self.user_embeddings(features)  # (B, dim)
-        answer = self.model(features[-1])["sentence_embedding"]  # (B, dim)
-        losses = {"contrastive": self.infonce.compute_loss_from_embeddings([user, answer], labels)}
+        answers = self.model(features[-1])["sentence_embedding"]  # (B, dim)
+        bank = self._bank_features(user.device)
+        with torch.no_grad():  # a memory bank: negatives only, forward pass only
+            banked = [self.model(f)["sentence_embedding"] for f in bank]  # parts x (n, dim)
+        candidates = torch.cat([answers, *banked])  # (B + len(bank), dim)
+        keys = text_keys([features[-1], *bank]) if self.dedupe else None
+        losses = {"contrastive": masked_infonce(user, candidates, keys, self.scale)}
         if self.answer_head is not None:
             if labels is None or labels.dim() != 2:
                 raise ValueError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,8 +48,12 @@ class EmbedScriptArguments:
         paraphrase_backend: Backend spec for LLM paraphrases of the instructions
             (``llmrec.backends.load_backend``), or unset for the templates only.
         paraphrases_per_instruction: Paraphrases asked per distinct instruction.
-        history_cuts: Extra ``next_item`` questions per user from inside the training history
-            (:func:`~llmrec.embeddings.userqa.next_item_cuts`); 0 for none.
+        history_cuts: Cut points per user inside the training history
+            (:func:`~llmrec.embeddings.userqa.next_item_cuts`): each gives a pseudo-user (the
+            history before the cut) and its questions; 0 for none.
+        cut_tasks: Questions asked of each cut: ``next_item`` (the item after the cut) and any of
+            ``typical_era`` (from the prefix), ``age_band``, ``gender``, ``occupation`` (the
+            user's own attributes: the same answer for another window of the history).
     """
 
     dataset: str = "ml-100k"
@@ -60,6 +65,7 @@ class EmbedScriptArguments:
     paraphrase_backend: str | None = None
     paraphrases_per_instruction: int = 2
     history_cuts: int = 0
+    cut_tasks: list[str] = field(default_factory=lambda: ["next_item"])
 
 
 @dataclass
@@ -83,6 +89,10 @@ class EmbedModelArguments:
         ar_prefix_tokens: Prefix vectors the user embedding is projected to.
         ar_max_answer_tokens: Answer tokens kept for the autoregressive term.
         ar_train_lm: Train the LM too (default frozen).
+        answer_bank: Add every answer of each closed-set task trained on as candidates at every
+            step (:mod:`~llmrec.embeddings.negatives`).
+        bank_items: Catalogue items sampled into the bank per step (with ``next_item``).
+        dedupe: Count each distinct candidate text once in the contrastive softmax.
     """
 
     model_name_or_path: str = "all-minilm-l6-v2"
@@ -98,6 +108,9 @@ class EmbedModelArguments:
     ar_prefix_tokens: int = 4
     ar_max_answer_tokens: int = 32
     ar_train_lm: bool = False
+    answer_bank: bool = False
+    bank_items: int = 0
+    dedupe: bool = True
 
 
 def user_partition(
@@ -226,6 +239,53 @@ def build_pairs(
     return Dataset.from_dict(columns)
 
 
+CUT_TASKS = ("next_item", "will_like", "typical_era", "age_band", "gender", "occupation")
+
+
+def cut_examples(
+    train: Any,
+    user_ids: Sequence[str],
+    n_cuts: int,
+    tasks: Sequence[str] = ("next_item",),
+    seed: int = 0,
+) -> tuple[Any, list[UserQAExample]]:
+    """UserQA examples of pseudo-users cut from inside the training histories.
+
+    Each of ``n_cuts`` cut points per user (:func:`~llmrec.embeddings.userqa.next_item_cuts`)
+    gives a pseudo-user whose history is the prefix before the cut, and whose "future" is the
+    training interaction right after it. ``next_item`` asks for that item, ``will_like``
+    whether its rating is 4 or more; ``typical_era`` is answered from the prefix; the
+    attribute tasks from the user's own attributes, which hold for any window of the history.
+    No held-out interaction is read.
+
+    Args:
+        train: Training interactions (``split.train``).
+        user_ids: Users to cut (the training side of the partition).
+        n_cuts: Cuts per user.
+        tasks: Any of :data:`CUT_TASKS`.
+        seed: Seed of the cut positions.
+
+    Returns:
+        ``(dataset, examples)``: ``train`` plus the pseudo-users' prefixes, and their examples
+        (ordered by pseudo-user, then task in the order of ``tasks``).
+    """
+    from llmrec.data.records import InteractionDataset
+    from llmrec.embeddings.userqa import build_userqa, next_item_cuts
+
+    unknown = [t for t in tasks if t not in CUT_TASKS]
+    if unknown or not tasks:
+        raise ValueError(f"unknown cut_tasks {unknown or list(tasks)}; allowed: {list(CUT_TASKS)}")
+    dataset, cuts = next_item_cuts(train, user_ids, n_cuts, seed=seed)
+    pseudo = [ex.user_id for ex in cuts]
+    frame = train.interactions
+    groups = frame.groupby("user_id", sort=False).indices
+    rows = [groups[p.rsplit("@", 1)[0]][int(p.rsplit("@", 1)[1])] for p in pseudo]
+    after = frame.iloc[rows].copy()  # the interaction after each cut
+    after["user_id"] = pseudo
+    future = InteractionDataset(train.items, after, dataset.users, name=f"{train.name}+after-cut")
+    return dataset, build_userqa(dataset, future, pseudo, tasks, min_history=1)
+
+
 def run_training(
     script_args: EmbedScriptArguments, training_args: Any, model_args: EmbedModelArguments
 ) -> Path:
@@ -241,10 +301,10 @@ def run_training(
     from llmrec.embeddings.encoder import CONFIG_NAME, UserEncoder
     from llmrec.embeddings.fusion import FusionAdapter
     from llmrec.embeddings.losses import PrefixAnswerHead, UserContrastiveLoss
+    from llmrec.embeddings.negatives import answer_bank
     from llmrec.embeddings.userqa import (
         apply_paraphrases,
         build_userqa,
-        next_item_cuts,
         paraphrase_instructions,
     )
     from llmrec.models import load_causal_lm, load_sentence_transformer
@@ -262,8 +322,12 @@ def run_training(
     examples = build_userqa(split.train, split.valid, train_users, script_args.tasks)
     source = split.train
     if script_args.history_cuts:
-        source, extra = next_item_cuts(
-            split.train, train_users, script_args.history_cuts, seed=training_args.seed
+        source, extra = cut_examples(
+            split.train,
+            train_users,
+            script_args.history_cuts,
+            script_args.cut_tasks,
+            seed=training_args.seed,
         )
         examples = examples + extra
     if script_args.paraphrase_backend:
@@ -304,7 +368,22 @@ def run_training(
     train_dataset = build_pairs(
         encoder, source, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
     )
-    loss = UserContrastiveLoss(model, fusion, head, model_args.ar_weight, model_args.scale)
+    bank = None
+    if model_args.answer_bank:
+        trained_tasks = [t for t in TASKS if any(ex.task == t for ex in examples)]
+        bank = answer_bank(split.train, trained_tasks, model_args.bank_items, training_args.seed)
+        logger.info(
+            "answer bank: %d fixed answers + %d items per step", len(bank.fixed), bank.n_sampled
+        )
+    loss = UserContrastiveLoss(
+        model,
+        fusion,
+        head,
+        model_args.ar_weight,
+        model_args.scale,
+        bank=bank,
+        dedupe=model_args.dedupe,
+    )
     trainer = SentenceTransformerTrainer(
         model=model, args=training_args, train_dataset=train_dataset, loss=loss
     )
@@ -324,6 +403,10 @@ def run_training(
         "split_seed": script_args.split_seed,
         "users": len(train_users),
         "examples": len(examples),
+        "examples_per_task": dict(Counter(ex.task for ex in examples)),
+        "answer_bank": None
+        if bank is None
+        else {"fixed": len(bank.fixed), "items": bank.n_sampled},
         "script_args": asdict(script_args),
         "model_args": asdict(model_args),
         "log_history": trainer.state.log_history,

@@ -194,6 +194,46 @@ def attribute_labels(dataset: InteractionDataset, task: str) -> dict[str, str]:
     return out
 
 
+CLASS_TASKS = ("favourite_genre", "typical_era", "will_like", "age_band", "gender", "occupation")
+
+
+def answer_classes(dataset: InteractionDataset, task: str) -> list[str]:
+    """The closed set of class values of a classification task, in a fixed order.
+
+    These are the candidates of zero-shot evaluation and of the training answer bank
+    (:class:`~llmrec.embeddings.negatives.AnswerBank`): every genre of the catalogue but
+    ``unknown``, the eras, ``Yes``/``No``, the age bands, the genders, the occupations that
+    occur among the users. Only the set of possible values is read, no user's label.
+
+    Args:
+        dataset: Any dataset with the catalogue and users (``split.train``).
+        task: One of :data:`CLASS_TASKS`.
+
+    Example:
+        >>> answer_classes(split.train, "gender")  # doctest: +SKIP
+        ['male', 'female']
+    """
+    if task == "favourite_genre":
+        return sorted({g for it in dataset.items.values() for g in it.genres} - {"unknown"})
+    if task == "typical_era":
+        return list(ERAS)
+    if task == "will_like":
+        return ["Yes", "No"]
+    if task == "age_band":
+        return list(AGE_BANDS)
+    if task == "gender":
+        return ["male", "female"]
+    if task == "occupation":
+        return sorted(
+            {
+                str(u.attributes["occupation"])
+                for u in dataset.users.values()
+                if u.attributes.get("occupation")
+            }
+        )
+    raise ValueError(f"{task!r} has no closed answer set; allowed: {list(CLASS_TASKS)}")
+
+
 def build_userqa(
     train: InteractionDataset,
     heldout: InteractionDataset | None = None,

@@ -63,8 +63,39 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
     # not instruction-aware: the neighbours cannot change with the instruction
     assert result["methods"]["oracle"]["neighbour_change_gender"]["mean"] == 0.0
     assert 0.0 <= result["majority"]["gender"] <= 1.0
+    # accuracy minus always answering the most frequent gender, per user and paired
+    zs = result["methods"]["oracle"]["zeroshot_gender_accuracy"]["mean"]
+    vs = result["vs_majority"]["oracle"]["zeroshot_gender_accuracy"]
+    assert vs["mean"] == pytest.approx(zs - result["majority"]["gender"], abs=2e-4)
     assert "| recall@10 | " in results_table(result)
     assert answer("gender", "female") == "This user is female."
+
+
+def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
+    from llmrec.embeddings.evaluate import verdict
+
+    cell = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    result = {
+        "methods": {
+            "base": {"a": cell, "b": cell, "c": cell},
+            "trained": {"a": cell, "b": cell, "c": cell},
+        },
+        "vs_baseline": {
+            "trained": {
+                "a": {"mean": 0.05, "ci_low": 0.01, "ci_high": 0.09},
+                "b": {"mean": -0.05, "ci_low": -0.09, "ci_high": -0.01},
+                "c": {"mean": 0.01, "ci_low": -0.02, "ci_high": 0.04},
+            }
+        },
+    }
+    assert verdict(result, "trained") == {"a": "better", "b": "worse", "c": "tie"}
+    table = results_table(result, paired="trained")
+    assert (
+        "| a | 0.500 [0.400, 0.600] | 0.500 [0.400, 0.600] | +0.050 [+0.010, +0.090] better |"
+        in (table)
+    )
+    assert table.splitlines()[0].endswith("| trained − baseline (paired) |")
+    assert "trained − baseline" not in results_table(result, paired=None)
 
 
 def test_macro_f1_matches_scikit_learn():

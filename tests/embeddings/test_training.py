@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from llmrec.embeddings.losses import PrefixAnswerHead, UserContrastiveLoss
-from llmrec.embeddings.train import build_pairs, user_partition
-from llmrec.embeddings.userqa import build_userqa
+from llmrec.embeddings.train import build_pairs, cut_examples, user_partition
+from llmrec.embeddings.userqa import attribute_labels, build_userqa
 
 
 def _batch_loss(trainer, loss, dataset):
@@ -27,6 +27,32 @@ def test_user_partition_is_stable_and_disjoint():
     assert 400 < len(evaluation) < 543
     assert user_partition(list(reversed(ids)), 0.5, 0)[1] == sorted(evaluation, key=ids.index)[::-1]
     assert user_partition(ids, 0.5, seed=1)[1] != evaluation
+
+
+def test_cut_examples_ask_about_windows_of_the_training_history(ml100k_split):
+    train = ml100k_split.train
+    users = train.active_users()[:6]
+    tasks = ["next_item", "will_like", "gender", "occupation"]
+    dataset, examples = cut_examples(train, users, 2, tasks, seed=0)
+    assert len(examples) == 6 * 2 * 4
+    assert [ex.task for ex in examples[:4]] == tasks
+    gender = attribute_labels(train, "gender")
+    frame = train.interactions
+    for ex in examples:
+        uid, t = ex.user_id.split("@")
+        history = frame[frame["user_id"] == uid]
+        prefix = dataset.interactions[dataset.interactions["user_id"] == ex.user_id]
+        assert prefix["item_id"].tolist() == history["item_id"].tolist()[: int(t)]
+        after = history.iloc[int(t)]  # the training interaction right after the cut
+        if ex.task == "next_item":
+            assert ex.label == after["item_id"]
+        if ex.task == "will_like":
+            assert ex.label == ("Yes" if after["rating"] >= 4 else "No")
+            assert train.items[after["item_id"]].title in ex.instruction
+        if ex.task == "gender":  # the user's own attribute
+            assert ex.label == gender[uid]
+    with pytest.raises(ValueError, match=r"unknown cut_tasks \['favourite_genre'\]"):
+        cut_examples(train, users, 1, ["favourite_genre"])
 
 
 def test_contrastive_training_on_a_few_pairs(tiny_st, ml100k_split, tmp_path):
@@ -120,7 +146,11 @@ def test_tiny_recipe_trains_fusion_and_autoregressive(tiny_run, ml100k_split):
     config = json.loads((tiny_run / CONFIG_NAME).read_text())
     logs = [e for e in config["training"]["log_history"] if "contrastive" in e]
     assert logs and all("autoregressive" in e for e in logs)
-    assert config["training"]["examples"] == 96 and config["training"]["users"] == 24
+    # 24 users x 4 tasks, plus one cut per user asking next item and gender
+    assert config["training"]["examples"] == 96 + 48 and config["training"]["users"] == 24
+    assert config["training"]["examples_per_task"]["gender"] == 48
+    # every genre but "unknown" (18), 4 eras, 2 genders; 8 items per step
+    assert config["training"]["answer_bank"] == {"fixed": 24, "items": 8}
     assert (tiny_run / "answer_head_proj.safetensors").is_file()
     encoder = UserEncoder.load(tiny_run, device="cpu")
     assert encoder.fusion is not None and encoder.fusion.mode == "attention"
