@@ -30,6 +30,11 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64, help="rationale budget")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-share-prefix",
+        action="store_true",
+        help="logprob mode without per-user prefix sharing (the plain batched forward pass)",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -51,7 +56,9 @@ def main() -> None:
 
     backend = TransformersBackend(args.model, batch_size=args.batch_size)
     context = UserContext(history=split.train, max_history=args.max_history)
-    logprob = PointwiseJudge(backend, context, sees="history", mode="logprob")
+    logprob = PointwiseJudge(
+        backend, context, sees="history", mode="logprob", share_prefix=not args.no_share_prefix
+    )
     rationale = PointwiseJudge(
         backend, context, sees="history", mode="rationale", max_new_tokens=args.max_new_tokens
     )
@@ -81,7 +88,8 @@ def main() -> None:
     print(
         f"{len(pairs)} pairs, {len(users)} users, prompt tokens mean "
         f"{np.mean(prompt_tokens):.0f} (max {max(prompt_tokens)}), model {args.model}, "
-        f"batch {args.batch_size}, rationale budget {args.max_new_tokens} tokens"
+        f"batch {args.batch_size}, rationale budget {args.max_new_tokens} tokens, "
+        f"shared prefix {'off' if args.no_share_prefix else 'on'}"
     )
     print(f"{'mode':<22}{'seconds':>10}{'judgments/s':>14}{'unparsed':>10}  parse outcomes")
     for name, label in [
@@ -104,6 +112,8 @@ def main() -> None:
     result = {
         "pairs": len(pairs),
         "model": args.model,
+        "per_user": args.per_user,
+        "share_prefix": not args.no_share_prefix,
         "judgments_per_s": {k: len(pairs) / v for k, v in seconds.items()},
         "seconds": seconds,
         "unparsed": {k: parse_summary(v).get("failed", 0) for k, v in runs.items()},

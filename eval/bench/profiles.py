@@ -1,14 +1,20 @@
 """Profile generation speed: the batched backend against a one-prompt-at-a-time loop.
 
-    python eval/bench/profiles.py                       # 64 ml-100k users, SmolLM2, 64 tokens
+    python eval/bench/profiles.py                       # 64 ml-100k users, SmolLM2, 160 tokens
     python eval/bench/profiles.py --users 16 --max-new-tokens 32   # a quick look
+
+The reply budget defaults to the profile builder's own (160 tokens for free text): SmolLM2's
+three-to-five-sentence profiles average about 150 tokens, so a smaller budget would time
+truncated profiles, not the job users run.
 
 Both sides build the same prompts (ml-100k training histories, the ``recent`` strategy) and
 decode greedily with the same reply budget:
 
 * naive: ``model.generate`` on one chat-templated prompt at a time, as a plain script would;
 * batched: :class:`llmrec.profiles.ProfileBuilder` over :class:`TransformersBackend` (length-
-  sorted, left-padded batches, batch size from memory), through a fresh SQLite response cache;
+  sorted, left-padded batches, batch size from memory; the prompts' common system prefix
+  prefilled once and the rest in sub-batches of 4, :mod:`llmrec.backends.prefill`), through a
+  fresh SQLite response cache;
 * cached: the same job again on the warm cache (no model calls).
 
 Prints a table and ends with one JSON line holding ``speedup`` (batched over naive, profiles/s)
@@ -49,7 +55,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="default: the builder's (160 for free)"
+    )
     parser.add_argument("--last-n", type=int, default=10, help="history items per prompt")
     parser.add_argument("--batch-size", type=int, default=None, help="default: auto")
     args = parser.parse_args()
@@ -60,6 +68,9 @@ def main() -> int:
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.models import load_causal_lm
     from llmrec.profiles import ProfileBuilder, make_strategy, read_profiles, run_profile_job
+    from llmrec.profiles.builder import DEFAULT_MAX_NEW_TOKENS
+
+    args.max_new_tokens = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS["free"]
 
     train = leave_one_out(load_dataset("ml-100k")).train
     users = train.active_users()[: args.users]

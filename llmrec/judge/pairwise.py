@@ -141,7 +141,7 @@ class PairwiseJudge:
         max_new_tokens: Reply budget in rationale mode.
         max_repairs: Repair rounds for unparseable replies.
         share_prefix: Share each user's prompt prefix in logprob mode (see
-            :class:`~llmrec.judge.pointwise.PointwiseJudge`); off by default.
+            :class:`~llmrec.judge.pointwise.PointwiseJudge`); on by default.
     """
 
     def __init__(
@@ -154,7 +154,7 @@ class PairwiseJudge:
         lists_prompt: str = "judge/pairwise_lists",
         max_new_tokens: int = 64,
         max_repairs: int = 1,
-        share_prefix: bool = False,
+        share_prefix: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -116,9 +116,9 @@ class PointwiseJudge:
         max_repairs: Repair rounds for unparseable rationale replies (0 disables).
         chunk_size: Pairs sent to the backend per call (progress granularity).
         share_prefix: Logprob mode on an in-process transformers backend: compute each
-            user's shared prompt prefix once (:mod:`llmrec.judge.prefix`); same numbers, fewer
-            tokens, but measured about 2x slower than the plain batched pass on CPU here, so
-            off by default.
+            user's shared prompt prefix once (:mod:`llmrec.judge.prefix`); same numbers to float
+            error, and about 3.6x faster on CPU with 4 items per user (measured idle, 2 cores).
+            Other backends ignore it.
         progress: Show a tqdm bar.
     """
 
@@ -132,7 +132,7 @@ class PointwiseJudge:
         max_new_tokens: int = 64,
         max_repairs: int = 1,
         chunk_size: int = 256,
-        share_prefix: bool = False,
+        share_prefix: bool = True,
         progress: bool = False,
     ) -> None:
         if mode not in MODES:
