@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.backends.grouped import grouped_next_token_logprobs
 from llmrec.judge.context import SEES, ItemLike, UserContext, render_item, render_item_line
 from llmrec.judge.parsing import ParseResult, parse_choice
 from llmrec.judge.pointwise import MODES
-from llmrec.judge.prefix import grouped_next_token_logprobs
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
 

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.backends.grouped import grouped_next_token_logprobs
 from llmrec.judge.context import SEES, ItemLike, UserContext, as_item, render_item
 from llmrec.judge.parsing import parse_score
-from llmrec.judge.prefix import grouped_next_token_logprobs
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
 
@@ -116,7 +116,7 @@ class PointwiseJudge:
         max_repairs: Repair rounds for unparseable rationale replies (0 disables).
         chunk_size: Pairs sent to the backend per call (progress granularity).
         share_prefix: Logprob mode on an in-process transformers backend: compute each
-            user's shared prompt prefix once (:mod:`llmrec.judge.prefix`); same numbers to float
+            user's shared prompt prefix once (:mod:`llmrec.backends.grouped`); same numbers to float
             error, and about 3.6x faster on CPU with 4 items per user (measured idle, 2 cores).
             Other backends ignore it.
         progress: Show a tqdm bar.

@@ -89,3 +89,18 @@ def test_real_backend_plumbing(tiny_llama_path, catalogue):
     top3 = np.sort(np.argsort(-scores[0])[:3])
     np.testing.assert_array_equal(top3, [0, 1, 2])  # the candidates, reordered by the LLM
     assert backend.usage.calls >= 1 and backend.usage.prompt_tokens > 0
+
+
+def test_shared_prefix_scores_equal_the_plain_pass(catalogue, tiny_llama_path):
+    from llmrec.backends.hf import TransformersBackend
+
+    backend = TransformersBackend(tiny_llama_path, device="cpu", batch_size=4)
+    rec = LLMReranker(backend, MostPopular(), n_candidates=3).fit(catalogue)
+    users = ["u", "v", "w", "u"]
+    chats = [rec._chat(u, j) for u, j in zip(users, [0, 1, 3, 2])]
+    plain = rec.llm_scores(chats)
+    before = backend.usage.prompt_tokens
+    grouped = rec.llm_scores(chats, users)
+    np.testing.assert_allclose(grouped, plain, atol=1e-4)
+    # the two chats of "u" share their prefix: fewer prompt tokens than the plain pass
+    assert backend.usage.prompt_tokens - before < before

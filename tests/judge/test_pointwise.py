@@ -85,7 +85,8 @@ def test_bad_settings_are_named(judge_backend, context):
 
 
 def test_shared_prefix_scoring_equals_the_full_forward_pass(judge_backend, context, small_world):
-    from llmrec.judge.prefix import common_prefix_length, grouped_next_token_logprobs
+    from llmrec.backends.grouped import grouped_next_token_logprobs
+    from llmrec.backends.prefill import common_prefix_length
 
     dataset, _ = small_world
     judge = PointwiseJudge(judge_backend, context, sees="profile")

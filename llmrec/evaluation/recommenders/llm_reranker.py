@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.backends.grouped import grouped_next_token_logprobs
 from llmrec.data.records import InteractionDataset
 from llmrec.evaluation.recommenders.base import Recommender
 
@@ -111,10 +112,20 @@ class LLMReranker(Recommender):
         candidate = self.train_.items[self.train_.item_ids[candidate_idx]]
         return render_chat(self.template, profile=profile, history=history, candidate=candidate)
 
-    def llm_scores(self, chats: list[list[dict[str, str]]]) -> np.ndarray:
-        """``log P(yes) - log P(no)`` for each chat, shape ``(len(chats),)``."""
+    def llm_scores(
+        self, chats: list[list[dict[str, str]]], groups: list[str] | None = None
+    ) -> np.ndarray:
+        """``log P(yes) - log P(no)`` for each chat, shape ``(len(chats),)``.
+
+        With ``groups`` (one user id per chat), an in-process transformers backend computes
+        each user's shared prompt prefix once (:mod:`llmrec.backends.grouped`): same scores,
+        several times fewer prompt tokens.
+        """
         if self.method == "next_token":
-            lp = np.asarray(self.backend.next_token_logprobs(chats, list(self.answers)))
+            if groups is None:
+                lp = np.asarray(self.backend.next_token_logprobs(chats, list(self.answers)))
+            else:
+                lp = grouped_next_token_logprobs(self.backend, chats, groups, list(self.answers))
             return lp[:, 0] - lp[:, 1]
         out = self.backend.score_continuations(chats, [list(self.answers)] * len(chats))
         return np.array([o[0] - o[1] for o in out], dtype=np.float64)
@@ -131,14 +142,13 @@ class LLMReranker(Recommender):
         cands = topk_items(base, self.n_candidates, excluded)  # (n, n_candidates), -1 pads
         rows, cols = np.nonzero(cands >= 0)
         items = cands[rows, cols]
-        chats = [
-            self._chat(self.train_.user_ids[int(users[r])], int(j)) for r, j in zip(rows, items)
-        ]
+        owners = [str(self.train_.user_ids[int(users[r])]) for r in rows]
+        chats = [self._chat(u, int(j)) for u, j in zip(owners, items)]
         llm = np.zeros(len(chats))  # (n_pairs,)
         starts = range(0, len(chats), self.prompt_batch)
         for start in tqdm(starts, desc="llm rerank", unit="batch", disable=not self.progress):
             stop = start + self.prompt_batch
-            llm[start:stop] = self.llm_scores(chats[start:stop])
+            llm[start:stop] = self.llm_scores(chats[start:stop], owners[start:stop])
         out = np.where(excluded, -np.inf, base)
         finite_max = np.where(np.isfinite(out), out, -np.inf).max(axis=1)  # (n,)
         finite_max = np.where(np.isfinite(finite_max), finite_max, 0.0)

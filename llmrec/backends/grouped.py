@@ -1,0 +1,121 @@
+"""Next-token log-probabilities with a shared prompt prefix computed once per group.
+
+A judge or a reranker scores many items for the same user: the prompts share the system text
+and the whole user block, and differ only in the item block at the end. For an in-process transformers model
+this computes the shared prefix once (one forward pass, its KV cache kept), copies the cache
+across the group, and runs only the differing suffixes, left-padded so that every row's last
+token sits at the final position and ``logits_to_keep=1`` suffices. The pads sit between prefix
+and suffix; the attention mask hides them and the position ids continue from the prefix, so
+the result equals the full forward pass (to float error).
+
+Backends other than :class:`~llmrec.backends.hf.TransformersBackend` (servers, response caches)
+get the plain ``next_token_logprobs`` call.
+
+Example:
+    >>> lp = grouped_next_token_logprobs(backend, chats, groups, ["1", "2", "3", "4", "5"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from llmrec.backends.base import Backend, Chat
+from llmrec.backends.prefill import MIN_SHARED_TOKENS, common_prefix_length
+
+logger = logging.getLogger(__name__)
+
+
+def supports_prefix_sharing(backend: Backend) -> bool:
+    """True for an in-process transformers backend whose model takes a KV cache."""
+    from llmrec.backends.hf import TransformersBackend
+
+    return isinstance(backend, TransformersBackend)
+
+
+def grouped_next_token_logprobs(
+    backend: Backend,
+    chats: Sequence[Chat],
+    groups: Sequence[Hashable],
+    candidates: Sequence[str],
+    max_group: int = 64,
+) -> np.ndarray:
+    """Like ``backend.next_token_logprobs`` but sharing each group's common prompt prefix.
+
+    Args:
+        backend: Any backend; only a TransformersBackend shares prefixes.
+        chats: The prompts.
+        groups: One key per chat (the user id); chats with the same key share a prefix.
+        candidates: Single-token candidates (``"1"``..``"5"``).
+        max_group: Suffix rows per forward pass.
+
+    Returns:
+        Log-probabilities, shape ``(len(chats), len(candidates))``, float32.
+    """
+    if len(groups) != len(chats):
+        raise ValueError(f"got {len(groups)} group keys for {len(chats)} chats")
+    if not supports_prefix_sharing(backend):
+        return np.asarray(backend.next_token_logprobs(chats, candidates))
+    import torch
+
+    token_ids = backend.candidate_token_ids(candidates)
+    encoded = [backend.encode_chat(c) for c in chats]
+    members: dict[Hashable, list[int]] = {}
+    for k, key in enumerate(groups):
+        members.setdefault(key, []).append(k)
+    out = np.zeros((len(chats), len(candidates)), dtype=np.float32)
+    singles: list[int] = []
+    index = torch.tensor(token_ids, device=backend.device)
+    for rows in members.values():
+        # keep at least one token of every suffix, so each row has a last position to score
+        shared = min(
+            common_prefix_length([encoded[k] for k in rows]), *(len(encoded[k]) - 1 for k in rows)
+        )
+        if len(rows) < 2 or shared < MIN_SHARED_TOKENS:
+            singles.extend(rows)
+            continue
+        for start in range(0, len(rows), max_group):
+            part = rows[start : start + max_group]
+            out[part] = _score_group(backend, [encoded[k] for k in part], shared, index)
+    if singles:
+        out[singles] = backend.next_token_logprobs([chats[k] for k in singles], candidates)
+    backend.usage.prompts += len(chats) - len(singles)
+    return out
+
+
+def _score_group(backend, rows: list[list[int]], shared: int, index) -> np.ndarray:
+    import torch
+
+    model, device = backend.model, backend.device
+    pad = backend.tokenizer.pad_token_id
+    prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)  # (1, P)
+    suffixes = [r[shared:] for r in rows]
+    width = max(len(s) for s in suffixes)
+    n = len(rows)
+    input_ids = torch.full((n, width), pad, dtype=torch.long)  # (n, S)
+    suffix_mask = torch.zeros((n, width), dtype=torch.long)  # (n, S)
+    for b, s in enumerate(suffixes):
+        input_ids[b, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+        suffix_mask[b, width - len(s) :] = 1
+    input_ids, suffix_mask = input_ids.to(device), suffix_mask.to(device)
+    with torch.inference_mode():
+        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+        cache.batch_repeat_interleave(n)
+        attention = torch.cat(
+            [torch.ones((n, shared), dtype=torch.long, device=device), suffix_mask], dim=1
+        )  # (n, P + S)
+        positions = (shared + suffix_mask.cumsum(-1) - 1).clamp(min=shared)  # (n, S)
+        logits = model(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1, :]  # (n, vocab)
+        logprobs = torch.log_softmax(logits.float(), dim=-1)[:, index]  # (n, n_candidates)
+    backend.usage.calls += 2
+    backend.usage.prompt_tokens += shared + int(suffix_mask.sum())
+    return logprobs.cpu().numpy()
