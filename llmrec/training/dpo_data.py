@@ -39,6 +39,7 @@ class DPOScriptArguments:
         recent_k: Recent interactions held back from the profile prompt to score it (LettinGo's h).
         n_profiles: Profiles sampled per user (LettinGo's N).
         temperature: Sampling temperature of the profiles.
+        top_p: Nucleus mass of the profile sampling (1.0: the full distribution).
         max_profile_tokens: Length limit of a profile.
         n_negatives: Negatives per training user when scoring sampled profiles.
         eval_negatives: Negatives per held-out user in the before/after evaluation (default
@@ -61,6 +62,7 @@ class DPOScriptArguments:
     recent_k: int = field(default=3, metadata={"help": "recent items that judge a profile"})
     n_profiles: int = field(default=4, metadata={"help": "profiles sampled per user"})
     temperature: float = field(default=1.0, metadata={"help": "profile sampling temperature"})
+    top_p: float = field(default=1.0, metadata={"help": "profile sampling nucleus mass"})
     max_profile_tokens: int = field(default=96, metadata={"help": "profile length limit"})
     n_negatives: int = field(default=6, metadata={"help": "negatives per user when scoring"})
     eval_negatives: int | None = field(
@@ -144,7 +146,13 @@ def build_dpo_data(
     seconds["load_scorer"] = time.perf_counter() - start
     start = time.perf_counter()
     profiles = sample_profiles(
-        generator, tasks, args.n_profiles, args.temperature, args.max_profile_tokens, seed
+        generator,
+        tasks,
+        args.n_profiles,
+        args.temperature,
+        args.max_profile_tokens,
+        seed,
+        top_p=args.top_p,
     )
     seconds["sample"] = time.perf_counter() - start
     start = time.perf_counter()

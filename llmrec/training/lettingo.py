@@ -150,10 +150,12 @@ def sample_profiles(
     max_new_tokens: int = 96,
     seed: int = 0,
     chunk_tasks: int = 64,
+    top_p: float = 1.0,
 ) -> list[list[str]]:
     """``n`` profiles per task from the generator (greedy, one repeated, when temperature is 0).
 
-    Tasks go to the backend ``chunk_tasks`` at a time (each chunk is batched by the backend);
+    ``top_p`` below 1 samples from the nucleus only (small models write incoherent text at
+    temperature 1.0 over the full vocabulary). Tasks go to the backend ``chunk_tasks`` at a time (each chunk is batched by the backend);
     with a seed, samples do not depend on the chunking.
 
     Returns:
@@ -163,7 +165,7 @@ def sample_profiles(
         raise ValueError(f"chunk_tasks must be >= 1, got {chunk_tasks}")
     k = n if temperature > 0 else 1
     params = GenerationParams(
-        max_new_tokens=max_new_tokens, temperature=temperature, n=k, seed=seed
+        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, n=k, seed=seed
     )
     out: list[list[str]] = []
     for start in range(0, len(tasks), chunk_tasks):
