@@ -38,6 +38,19 @@ def _plain_last_logits(model, rows, pad_id):
     return out.logits[:, -1, :].float()  # (batch, vocab)
 
 
+def _assert_last_logits_match(model, ready, rows, pad_id) -> None:
+    """Feeding each row's last token on the prefilled cache gives the plain pass's logits."""
+    with torch.inference_mode():
+        out = model(
+            input_ids=ready.input_ids[:, -1:],
+            attention_mask=ready.attention_mask,
+            position_ids=ready.attention_mask.sum(-1, keepdim=True) - 1,
+            cache=ready.cache,
+        )
+    expected = _plain_last_logits(model, rows, pad_id)
+    torch.testing.assert_close(out.logits[:, -1, :].float(), expected, atol=1e-4, rtol=1e-4)
+
+
 def test_prefilled_cache_gives_the_plain_next_token_logits(tiny_backend):
     rows = [tiny_backend.encode_chat(c) for c in _chats(USERS)]
     pad = tiny_backend.tokenizer.pad_token_id
@@ -46,15 +59,7 @@ def test_prefilled_cache_gives_the_plain_next_token_logits(tiny_backend):
     ready = prefill_rows(tiny_backend.model, rows, pad, rows_per_pass=2)
     assert ready is not None and ready.shared == shared
     assert ready.cache.get_seq_length() == ready.input_ids.shape[1] - 1
-    with torch.inference_mode():
-        out = tiny_backend.model(
-            input_ids=ready.input_ids[:, -1:],
-            attention_mask=ready.attention_mask,
-            position_ids=ready.attention_mask.sum(-1, keepdim=True) - 1,
-            cache=ready.cache,
-        )
-    expected = _plain_last_logits(tiny_backend.model, rows, pad)
-    torch.testing.assert_close(out.logits[:, -1, :].float(), expected, atol=1e-4, rtol=1e-4)
+    _assert_last_logits_match(tiny_backend.model, ready, rows, pad)
 
 
 def test_rows_without_a_long_common_prefix_are_only_sub_batched(tiny_backend):
@@ -64,15 +69,7 @@ def test_rows_without_a_long_common_prefix_are_only_sub_batched(tiny_backend):
     ready = prefill_rows(tiny_backend.model, rows, pad, rows_per_pass=2)
     assert ready.shared == 0
     assert ready.input_ids.shape == (len(rows), max(len(r) for r in rows))
-    with torch.inference_mode():
-        out = tiny_backend.model(
-            input_ids=ready.input_ids[:, -1:],
-            attention_mask=ready.attention_mask,
-            position_ids=ready.attention_mask.sum(-1, keepdim=True) - 1,
-            cache=ready.cache,
-        )
-    expected = _plain_last_logits(tiny_backend.model, rows, pad)
-    torch.testing.assert_close(out.logits[:, -1, :].float(), expected, atol=1e-4, rtol=1e-4)
+    _assert_last_logits_match(tiny_backend.model, ready, rows, pad)
 
 
 def test_smollm2_generation_with_prefill_equals_plain_generate(smol_backend):
