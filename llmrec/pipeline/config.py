@@ -80,7 +80,7 @@ class EmbeddingsConfig:
 @dataclass
 class SFTConfig:
     enabled: bool = False
-    config: str = "recipes/smollm2/sft/config_tallrec.yaml"
+    config: str = "recipes/smollm2/sft/config_demo.yaml"
 
 
 @dataclass

@@ -254,6 +254,38 @@ def _embeddings_section(doc: Doc, result: dict[str, Any]) -> None:
         doc.image("embeddings", Path(png).read_bytes(), "User-embedding results")
 
 
+def _ci(result: dict[str, Any], key: str) -> str:
+    if key not in result:
+        return "n/a"
+    low, high = result.get(f"{key}_ci_low"), result.get(f"{key}_ci_high")
+    if low is None or high is None:
+        return f"{result[key]:.3f}"
+    return f"{result[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _sft_section(doc: Doc, result: dict[str, Any]) -> None:
+    doc.h2("LoRA SFT")
+    doc.p(
+        f"The LLM fine-tuned with LoRA for next-item prediction ({result.get('config', '?')}), "
+        f"{result.get('train_examples', '?')} training examples; "
+        f"{int(result.get('eval_users', 0))} held-out users rank their held-out item among "
+        "sampled candidates by title log-probability, before (adapter off) and after tuning. "
+        "Means with 95% bootstrap CIs; the difference is paired per user."
+    )
+    names = sorted(
+        k.removeprefix("tuned_")
+        for k in result
+        if k.startswith("tuned_") and not k.endswith(("_ci_low", "_ci_high"))
+    )
+    doc.table(
+        ["metric", "untuned", "tuned", "difference (paired)"],
+        [
+            [n, _ci(result, f"untuned_{n}"), _ci(result, f"tuned_{n}"), _ci(result, f"diff_{n}")]
+            for n in names
+        ],
+    )
+
+
 def build_report(records: dict[str, dict[str, Any]], config: dict[str, Any], out: Path) -> dict:
     """Write ``report.html``, ``report.md`` (+ ``report_files/``) and ``results.json``."""
     doc = Doc("llmrec report")
@@ -303,8 +335,7 @@ def build_report(records: dict[str, dict[str, Any]], config: dict[str, Any], out
     if "embeddings" in records:
         _embeddings_section(doc, records["embeddings"]["result"])
     if "sft" in records:
-        doc.h2("LoRA SFT")
-        doc.code(json.dumps(records["sft"]["result"], indent=2))
+        _sft_section(doc, records["sft"]["result"])
     doc.h2("Timings")
     doc.table(
         ["step", "seconds", "from cache"],

@@ -311,20 +311,43 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
 
 # -- optional SFT -----------------------------------------------------------------------------
 def sft_step(ctx: Context) -> dict[str, Any]:
+    """One LoRA SFT run of ``recipes/sft.py`` on the pipeline's dataset, in a subprocess.
+
+    The recipe's own YAML (``sft.config``, relative to the working directory or to the
+    repository) sets the model and the schedule; the dataset is the pipeline's, so a swapped-in
+    dataset is what gets fine-tuned on. Returns the recipe's ``eval_metrics.json``.
+    """
     import json
 
-    folder = ctx.path("sft", "model")
+    repo = Path(__file__).resolve().parents[2]
+    config = Path(ctx.config.sft.config)
+    if not config.is_file() and (repo / config).is_file():
+        config = repo / config
+    if not config.is_file():
+        raise FileNotFoundError(
+            f"sft.config: no recipe config at {ctx.config.sft.config!r} (looked in the working "
+            f"directory and in {repo}); e.g. recipes/smollm2/sft/config_demo.yaml"
+        )
+    folder = ctx.folder("sft", "model")
     cmd = [
         sys.executable,
-        str(Path(__file__).resolve().parents[2] / "recipes" / "sft.py"),
+        str(repo / "recipes" / "sft.py"),
         "--config",
-        ctx.config.sft.config,
+        str(config),
         "--output_dir",
         str(folder),
+        "--dataset",
+        ctx.config.data.name,
+        "--seed",
+        str(ctx.config.seed),
     ]
     subprocess.run(cmd, check=True)
-    metrics = folder / "eval_results.json"
-    return json.loads(metrics.read_text()) if metrics.is_file() else {"output_dir": str(folder)}
+    metrics = folder / "eval_metrics.json"
+    if not metrics.is_file():
+        raise RuntimeError(f"recipes/sft.py finished without writing {metrics}")
+    result = json.loads(metrics.read_text())
+    result["config"] = str(config)
+    return result
 
 
 STEPS: list[Step] = [

@@ -142,3 +142,34 @@ def test_config_errors_name_file_and_key(tmp_path):
     bad.write_text("profiles:\n  users: many\n")
     with pytest.raises(ValueError, match=r"profiles\.users must be int"):
         load_config(bad)
+
+
+def test_optional_sft_step_trains_on_the_pipelines_data(first_run, config, tmp_path):
+    import dataclasses
+    import shutil
+
+    moved = tmp_path / "run"
+    shutil.copytree(first_run.out, moved)
+    sft = dataclasses.replace(
+        config.sft, enabled=True, config="recipes/tiny-random/sft/config_tiny.yaml"
+    )
+    again = run_pipeline(dataclasses.replace(config, out=str(moved), sft=sft))
+    assert again.records["sft"]["cached"] is False
+    assert all(again.records[name]["cached"] for name in STEPS)  # nothing else reran
+    result = again.records["sft"]["result"]
+    assert result["train_examples"] == 16 and result["eval_users"] == 8
+    for key in ("untuned_ndcg@5", "tuned_ndcg@5", "diff_ndcg@5"):
+        assert 0.0 <= abs(result[key]) <= 1.0
+    assert result["diff_ndcg@5"] == pytest.approx(
+        result["tuned_ndcg@5"] - result["untuned_ndcg@5"], abs=1e-9
+    )
+    html = again.report_html.read_text()
+    assert ">LoRA SFT</h2>" in html and "tuned_ndcg" not in html and "ndcg@5" in html
+
+
+def test_sft_config_that_does_not_exist_is_named(first_run, config, tmp_path):
+    import dataclasses
+
+    sft = dataclasses.replace(config.sft, enabled=True, config="recipes/nope.yaml")
+    with pytest.raises(FileNotFoundError, match="recipes/nope.yaml"):
+        run_pipeline(dataclasses.replace(config, out=str(tmp_path / "x"), sft=sft))
