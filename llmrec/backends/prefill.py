@@ -127,10 +127,12 @@ def prefill_rows(
     input_ids, mask = layout(rows, shared, pad_id)
     input_ids, mask = input_ids.to(device), mask.to(device)
 
+    # only the cache is wanted: ask for one row of logits where the model allows it
+    keep = {"logits_to_keep": 1} if _takes_logits_to_keep(model) else {}
     with torch.inference_mode():
         base = None
         if shared:
-            base = model(input_ids=input_ids[:1, :shared], use_cache=True, logits_to_keep=1)
+            base = model(input_ids=input_ids[:1, :shared], use_cache=True, **keep)
             base = _cache_of(base)
             if not _plain_layers(base):
                 return None
@@ -151,13 +153,20 @@ def prefill_rows(
                     position_ids=positions,
                     cache=cache,
                     use_cache=True,
-                    logits_to_keep=1,
+                    **keep,
                 )
                 cache = _cache_of(out)
                 if not _plain_layers(cache):
                     return None
             parts.append(cache)
     return Prefilled(input_ids, mask, _concat(parts), shared)
+
+
+def _takes_logits_to_keep(model: Any) -> bool:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def _cache_of(output: Any) -> Any:
