@@ -161,11 +161,14 @@ class UserContrastiveLoss(nn.Module):
     optionally ``label`` (answer token ids for the autoregressive term).
 
     Candidates of each row: the answers of the batch, plus the texts of ``bank``, encoded at
-    every step without gradient (negatives only: they cost one forward pass; each answer still
-    gets its gradient whenever it is a row's positive). With ``dedupe`` (the default), each distinct candidate text
-    counts once (:func:`masked_infonce`), so batches may repeat answers ("This user is male.")
-    without turning a user's own answer into a negative; no duplicate-free batch sampler is
-    needed.
+    every step. With ``bank_grad`` (the default) the bank's embeddings get gradient like any
+    candidate: answers of one task ("This user is male." / "This user is female.") start
+    almost identical (cosine about 0.95 under MiniLM), and only a gradient on the answers as
+    negatives pulls them apart; without it (a forward pass only, cheaper) a measured run
+    collapsed every answer of a task onto the same point. With ``dedupe`` (the default), each
+    distinct candidate text counts once (:func:`masked_infonce`), so batches may repeat answers
+    ("This user is male.") without turning a user's own answer into a negative; no
+    duplicate-free batch sampler is needed.
 
     Args:
         model: The ``SentenceTransformer`` being trained.
@@ -178,6 +181,8 @@ class UserContrastiveLoss(nn.Module):
             ``None``.
         dedupe: Count each distinct candidate text once; ``False`` gives plain
             ``MultipleNegativesRankingLoss`` (repeated answers become false negatives).
+        bank_grad: Back-propagate through the bank's embeddings (default); ``False`` treats
+            them as constants.
     """
 
     def __init__(
@@ -189,6 +194,7 @@ class UserContrastiveLoss(nn.Module):
         scale: float = 20.0,
         bank: Any = None,
         dedupe: bool = True,
+        bank_grad: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
@@ -198,6 +204,7 @@ class UserContrastiveLoss(nn.Module):
         self.scale = scale
         self.bank = bank
         self.dedupe = dedupe
+        self.bank_grad = bank_grad
         self.n_sources = len(fusion.sources) if fusion is not None else 1
 
     def user_embeddings(self, sentence_features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
@@ -237,7 +244,7 @@ class UserContrastiveLoss(nn.Module):
         user = self.user_embeddings(features)  # (B, dim)
         answers = self.model(features[-1])["sentence_embedding"]  # (B, dim)
         bank = self._bank_features(user.device)
-        with torch.no_grad():  # a memory bank: negatives only, forward pass only
+        with torch.set_grad_enabled(self.bank_grad and torch.is_grad_enabled()):
             banked = [self.model(f)["sentence_embedding"] for f in bank]  # parts x (n, dim)
         candidates = torch.cat([answers, *banked])  # (B + len(bank), dim)
         keys = text_keys([features[-1], *bank]) if self.dedupe else None

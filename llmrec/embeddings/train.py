@@ -93,6 +93,8 @@ class EmbedModelArguments:
             step (:mod:`~llmrec.embeddings.negatives`).
         bank_items: Catalogue items sampled into the bank per step (with ``next_item``).
         dedupe: Count each distinct candidate text once in the contrastive softmax.
+        bank_grad: Back-propagate through the bank's answer embeddings (without it the answers
+            of one task, nearly identical texts, are never pushed apart).
     """
 
     model_name_or_path: str = "all-minilm-l6-v2"
@@ -111,6 +113,7 @@ class EmbedModelArguments:
     answer_bank: bool = False
     bank_items: int = 0
     dedupe: bool = True
+    bank_grad: bool = True
 
 
 def user_partition(
@@ -383,6 +386,7 @@ def run_training(
         model_args.scale,
         bank=bank,
         dedupe=model_args.dedupe,
+        bank_grad=model_args.bank_grad,
     )
     trainer = SentenceTransformerTrainer(
         model=model, args=training_args, train_dataset=train_dataset, loss=loss

@@ -92,3 +92,22 @@ def test_loss_softmax_ranges_over_distinct_answers_of_batch_and_bank(tiny_st):
     )
     expected = (torch.logsumexp(s, 1) - s[:, 0]).mean()
     assert float(got) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_bank_gradient_can_be_switched_off(tiny_st):
+    texts = ["Instruct: What is the gender of this user?\nUser: History: Heat (1995)"]
+    bank = AnswerBank(fixed=(answer("gender", "female"),))
+    features = [tiny_st.preprocess(texts), tiny_st.preprocess([answer("gender", "male")])]
+    tiny_st.eval()  # no dropout: both passes see the same embeddings
+    grads, values = [], []
+    for bank_grad in (True, False):
+        tiny_st.zero_grad()
+        loss = UserContrastiveLoss(tiny_st, bank=bank, bank_grad=bank_grad)
+        value = loss(features, None)["contrastive"]
+        value.backward()
+        values.append(float(value.detach()))
+        grads.append(
+            torch.cat([p.grad.flatten() for p in tiny_st.parameters() if p.grad is not None])
+        )
+    assert values[0] == pytest.approx(values[1])  # the same loss ...
+    assert not torch.allclose(grads[0], grads[1])  # ... but the negative's gradient only with it
