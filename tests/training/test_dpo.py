@@ -174,3 +174,17 @@ def test_dpo_recipe_trains_and_reports_before_after(run_recipe, tmp_path):
     assert np.mean([r["before_auc"] for r in rows]) == pytest.approx(metrics["before_auc"])
     pairs = (tmp_path / "train_pairs.jsonl").read_text().splitlines()
     assert len(pairs) == metrics["pairs"]
+
+
+def test_smollm2_cpu_config_parses_with_the_measured_settings(tmp_path):
+    from tests.training.conftest import ROOT, load_recipe
+
+    config = ROOT / "recipes/smollm2/dpo/config_lora_cpu.yaml"
+    script, training, model = (
+        load_recipe("dpo")
+        .make_parser()
+        .parse_args_and_config(["--config", str(config), "--output_dir", str(tmp_path)])
+    )
+    assert (script.temperature, script.top_p, script.eval_negatives) == (0.7, 0.9, 19)
+    assert script.share_prefix and training.use_cpu and not training.bf16
+    assert model.use_peft and model.lora_r == 16

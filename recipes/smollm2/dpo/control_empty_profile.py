@@ -1,0 +1,55 @@
+"""Control for a DPO run: the scorer's held-out AUC when the profile is empty.
+
+Rebuilds the run's held-out users and candidates from ``<run>/eval_metrics.json`` (same seeds),
+checks they match ``<run>/eval_profiles.jsonl``, scores every candidate with an empty profile,
+and prints JSON: the empty-profile AUC and the paired differences before/after minus empty, each
+``[mean, ci_low, ci_high]`` (95% bootstrap over users). It shows how much the scorer uses a
+profile at all.
+
+    OMP_NUM_THREADS=1 python recipes/smollm2/dpo/control_empty_profile.py runs/smollm2-dpo-profiles
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main(run: Path) -> dict:
+    import numpy as np
+
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.data import leave_one_out
+    from llmrec.training.common import load_recipe_dataset, mean_ci, paired_diff_ci, sample_users
+    from llmrec.training.lettingo import heldout_tasks, score_profiles
+
+    settings = json.loads((run / "eval_metrics.json").read_text())["settings"]
+    args, seed = settings["script"], settings["seed"]
+    rows = [json.loads(line) for line in (run / "eval_profiles.jsonl").read_text().splitlines()]
+    split = leave_one_out(load_recipe_dataset(args["dataset"], seed=seed), validation=False)
+    _, eval_users = sample_users(
+        split, args["train_users"], args["eval_users"], seed, min_history=args["recent_k"] + 1
+    )
+    negatives = args["eval_negatives"] or args["n_negatives"]
+    tasks = heldout_tasks(split, eval_users, args["history_len"], negatives, seed + 1)
+    if [t.user_id for t in tasks] != [r["user_id"] for r in rows]:
+        raise ValueError(f"{run}/eval_profiles.jsonl does not hold the users its settings draw")
+    scorer = TransformersBackend(args["scorer_model"] or settings["model"], device="cpu")
+    start = time.perf_counter()
+    empty = score_profiles(scorer, split.train, tasks, [[""] for _ in tasks])[:, 0]  # (users,)
+    before = np.array([r["before_auc"] for r in rows])
+    after = np.array([r["after_auc"] for r in rows])
+    return {
+        "empty_profile_auc": mean_ci(empty, seed),
+        "before_minus_empty": paired_diff_ci(before, empty, seed),
+        "after_minus_empty": paired_diff_ci(after, empty, seed),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: control_empty_profile.py <output_dir of a recipes/dpo.py run>")
+    print(json.dumps(main(Path(sys.argv[1]))))
