@@ -5,7 +5,8 @@ over ~470-token prompts costs about 0.85 s per prompt against 0.63 s in rows of 
 pressure grows with the rows), and every prompt of a job repeats the same system text. This
 module prefills a left-padded batch so that ``model.generate`` only has to decode:
 
-1. the batch's common token prefix (the system prompt, at least :data:`MIN_SHARED_TOKENS`
+1. identical rows (``n`` samples of one prompt) are prefilled once and their cache repeated;
+   the batch's common token prefix (the system prompt, at least :data:`MIN_SHARED_TOKENS`
    long) is run once and its KV cache repeated across the rows;
 2. each row's remainder, but its last token, runs in sub-batches of ``rows_per_pass`` on top of
    that cache;
@@ -118,6 +119,18 @@ def prefill_rows(
     if not rows or any(len(r) < 1 for r in rows):
         raise ValueError("every row needs at least one token")
     device = device or next(model.parameters()).device
+    unique = list(dict.fromkeys(tuple(r) for r in rows))
+    if len(unique) < len(rows):
+        # n samples per prompt: prefill each distinct prompt once, then repeat its cache rows
+        ready = prefill_rows(model, [list(u) for u in unique], pad_id, rows_per_pass, device)
+        if ready is None:
+            return None
+        position = {u: i for i, u in enumerate(unique)}
+        index = torch.tensor([position[tuple(r)] for r in rows], device=ready.input_ids.device)
+        ready.cache.batch_select_indices(index)
+        return Prefilled(
+            ready.input_ids[index], ready.attention_mask[index], ready.cache, ready.shared
+        )
     if rows_per_pass is None:
         rows_per_pass = CPU_ROWS_PER_PASS if device.type == "cpu" else len(rows)
     # keep at least one token of each row out of the prefix: generate must feed a last token

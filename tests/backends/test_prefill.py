@@ -85,3 +85,19 @@ def test_smollm2_generation_with_prefill_equals_plain_generate(smol_backend):
             )
         plain = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
         assert reply == plain
+
+
+def test_repeated_prompts_are_prefilled_once(tiny_backend):
+    first, second = (tiny_backend.encode_chat(c) for c in _chats(USERS[:2]))
+    rows = [first, second, first, first, second]  # n = 3 and 2 samples of two prompts
+    pad = tiny_backend.tokenizer.pad_token_id
+    calls = []
+    hook = tiny_backend.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        ready = prefill_rows(tiny_backend.model, rows, pad, rows_per_pass=4)
+    finally:
+        hook.remove()
+    assert len(calls) == 2  # the shared prefix once, the two distinct suffixes in one pass
+    assert ready.input_ids.shape[0] == len(rows)
+    assert torch.equal(ready.input_ids[0], ready.input_ids[2])
+    _assert_last_logits_match(tiny_backend.model, ready, rows, pad)
