@@ -196,7 +196,7 @@ def score_profiles(
 
     The chats of one profile differ only in the candidate at the end. With ``share_prefix``
     an in-process transformers scorer runs each profile's common prompt prefix once and only
-    the candidate suffixes on its KV cache (:func:`llmrec.judge.prefix.grouped_next_token_logprobs`;
+    the candidate suffixes on its KV cache (:func:`llmrec.backends.grouped.grouped_next_token_logprobs`;
     same numbers as the plain pass to float error); other backends get the plain call.
 
     Args:
@@ -211,7 +211,7 @@ def score_profiles(
     Returns:
         Array of shape ``(len(tasks), n_profiles)``.
     """
-    from llmrec.judge.prefix import grouped_next_token_logprobs
+    from llmrec.backends.grouped import grouped_next_token_logprobs
 
     if len(tasks) != len(profiles):
         raise ValueError(f"{len(tasks)} tasks but {len(profiles)} profile lists")
