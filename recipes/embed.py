@@ -5,7 +5,11 @@ and the answer's embedding, with an optional autoregressive term (a small causal
 the answer from the user embedding as a soft prefix). Saves a ``UserEncoder`` folder that
 ``llmrec embed users --model <output_dir>`` and ``llmrec embed eval --trained <output_dir>`` load.
 
-Ready to paste (CPU, about 15 minutes on 2 cores):
+Ready to paste (CPU, about 18 minutes on one thread; measured in docs/embeddings.md):
+
+    python recipes/embed.py --config recipes/minilm/embed/config_bank.yaml
+
+The first recipe (240 users, duplicate-free batches, no answer bank), kept for reference:
 
     python recipes/embed.py --config recipes/minilm/embed/config_full.yaml
 
@@ -16,7 +20,7 @@ Plumbing check (seconds):
 On GPUs:
 
     accelerate launch --config_file recipes/accelerate_configs/ddp.yaml recipes/embed.py \
-        --config recipes/minilm/embed/config_full.yaml --use_cpu false
+        --config recipes/minilm/embed/config_bank.yaml --use_cpu false
 """
 
 from __future__ import annotations
