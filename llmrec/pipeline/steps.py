@@ -280,7 +280,7 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
         sys.executable,
         str(Path(__file__).resolve().parents[2] / "recipes" / "embed.py"),
         "--config",
-        str(Path(__file__).resolve().parents[2] / "recipes/minilm/embed/config_full.yaml"),
+        str(Path(__file__).resolve().parents[2] / "recipes/minilm/embed/config_bank.yaml"),
         "--dataset",
         ctx.config.data.name,
         "--model_name_or_path",
