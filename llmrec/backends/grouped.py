@@ -23,7 +23,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat
-from llmrec.backends.prefill import MIN_SHARED_TOKENS, common_prefix_length
+from llmrec.backends.prefill import MIN_SHARED_TOKENS, common_prefix_length, layout
 
 logger = logging.getLogger(__name__)
 
@@ -89,23 +89,14 @@ def _score_group(backend, rows: list[list[int]], shared: int, index) -> np.ndarr
     import torch
 
     model, device = backend.model, backend.device
-    pad = backend.tokenizer.pad_token_id
-    prefix = torch.tensor([rows[0][:shared]], dtype=torch.long, device=device)  # (1, P)
-    suffixes = [r[shared:] for r in rows]
-    width = max(len(s) for s in suffixes)
+    ids, mask = layout(rows, shared, backend.tokenizer.pad_token_id)  # [prefix][pads][suffix]
+    prefix = ids[:1, :shared].to(device)  # (1, P)
+    attention = mask.to(device)  # (n, P + S)
+    input_ids, suffix_mask = ids[:, shared:].to(device), attention[:, shared:]  # (n, S)
     n = len(rows)
-    input_ids = torch.full((n, width), pad, dtype=torch.long)  # (n, S)
-    suffix_mask = torch.zeros((n, width), dtype=torch.long)  # (n, S)
-    for b, s in enumerate(suffixes):
-        input_ids[b, width - len(s) :] = torch.tensor(s, dtype=torch.long)
-        suffix_mask[b, width - len(s) :] = 1
-    input_ids, suffix_mask = input_ids.to(device), suffix_mask.to(device)
     with torch.inference_mode():
         cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
         cache.batch_repeat_interleave(n)
-        attention = torch.cat(
-            [torch.ones((n, shared), dtype=torch.long, device=device), suffix_mask], dim=1
-        )  # (n, P + S)
         positions = (shared + suffix_mask.cumsum(-1) - 1).clamp(min=shared)  # (n, S)
         logits = model(
             input_ids=input_ids,
