@@ -19,6 +19,8 @@ from llmrec.pipeline.runner import Context, Step
 
 logger = logging.getLogger(__name__)
 
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"  # the training scripts the steps run
+
 
 def sample_users(ctx: Context, n: int) -> list[str]:
     """``n`` users with a test item, drawn with the run's seed (the same for every step)."""
@@ -278,9 +280,9 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
     folder = ctx.path("embeddings", "encoder")
     cmd = [
         sys.executable,
-        str(Path(__file__).resolve().parents[2] / "recipes" / "embed.py"),
+        str(RECIPES / "embed.py"),
         "--config",
-        str(Path(__file__).resolve().parents[2] / "recipes/minilm/embed/config_bank.yaml"),
+        str(RECIPES / "minilm" / "embed" / "config_bank.yaml"),
         "--dataset",
         ctx.config.data.name,
         "--model_name_or_path",
@@ -319,7 +321,7 @@ def sft_step(ctx: Context) -> dict[str, Any]:
     """
     import json
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = RECIPES.parent
     config = Path(ctx.config.sft.config)
     if not config.is_file() and (repo / config).is_file():
         config = repo / config
@@ -331,7 +333,7 @@ def sft_step(ctx: Context) -> dict[str, Any]:
     folder = ctx.folder("sft", "model")
     cmd = [
         sys.executable,
-        str(repo / "recipes" / "sft.py"),
+        str(RECIPES / "sft.py"),
         "--config",
         str(config),
         "--output_dir",
