@@ -202,11 +202,6 @@ def evaluate_generator(
     return [p[0] for p in profiles], auc
 
 
-def generator_scores(model: Any, tokenizer: Any, data: DPOData, args: DPOScriptArguments):
-    """Per-user downstream AUC of one greedy profile per held-out user, shape ``(n_users,)``."""
-    return evaluate_generator(model, tokenizer, data, args)[1]
-
-
 def train_log_summary(log_history: list[dict]) -> dict:
     """First and last logged DPO loss, reward accuracy and reward margin of a trainer's log."""
     rows = [r for r in log_history if "loss" in r]
