@@ -43,8 +43,8 @@ def main() -> None:
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge, parse_summary
-    from llmrec.judge.stats import kendall_tau
     from llmrec.judge.validate import heldout_candidates, sample_users
+    from llmrec.metrics.stats import kendall_tau
 
     split = leave_one_out(load_dataset("ml-100k"))
     n_users = -(-args.pairs // args.per_user)

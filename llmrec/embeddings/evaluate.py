@@ -19,7 +19,7 @@ Protocol (``llmrec embed eval``):
   instruction.
 - Confidence intervals: percentile bootstrap over evaluation users (``n_boot`` resamples); the
   trained encoder is compared with the no-instruction baseline by a paired bootstrap of the
-  difference on the same resamples. (Implemented here; ``llmrec.evaluation.statistics`` had not
+  difference on the same resamples. (Implemented here; ``llmrec.metrics.stats`` had not
   landed when this was written.)
 
 Example:

@@ -3,7 +3,7 @@
 - :mod:`llmrec.evaluation.protocols`: full ranking (default) and sampled ranking, tie policies.
 - :mod:`llmrec.evaluation.recommenders`: baselines, the LLM reranker and adapters.
 - :mod:`llmrec.evaluation.evaluator`: one recommender on held-out data -> per-user metrics.
-- :mod:`llmrec.evaluation.statistics`: paired bootstrap CIs and paired tests.
+- :mod:`llmrec.metrics.stats`: paired bootstrap CIs and paired tests.
 - :mod:`llmrec.evaluation.suite`: YAML suites, :func:`run_suite` (``llmrec eval``).
 - :mod:`llmrec.evaluation.report`: Markdown/HTML tables and plots.
 
@@ -29,14 +29,14 @@ from llmrec.evaluation.protocols import (
     sampled_ranking,
     topk_items,
 )
-from llmrec.evaluation.statistics import (
+from llmrec.evaluation.suite import SuiteConfig, SuiteResults, load_suite, run_suite
+from llmrec.metrics.stats import (
     ConfidenceInterval,
     PairedTest,
     holm_adjust,
     paired_bootstrap_ci,
     paired_test,
 )
-from llmrec.evaluation.suite import SuiteConfig, SuiteResults, load_suite, run_suite
 
 __all__ = [
     "ConfidenceInterval",

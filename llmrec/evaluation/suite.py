@@ -39,12 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from llmrec.evaluation.evaluator import SystemResult, evaluate_recommender, heldout_targets
 from llmrec.evaluation.protocols import FullRanking, SampledRanking
-from llmrec.evaluation.statistics import (
+from llmrec.metrics.registry import parse_metric
+from llmrec.metrics.stats import (
     holm_adjust,
     paired_bootstrap_ci,
     paired_test,
 )
-from llmrec.metrics.registry import parse_metric
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from llmrec.data.records import Item
 from llmrec.judge.pairwise import PairwiseJudge, summarize, win_values
-from llmrec.judge.stats import bootstrap_ci
+from llmrec.metrics.stats import bootstrap_ci
 
 
 def load_rankings(path: str | os.PathLike) -> dict[str, list[str]]:

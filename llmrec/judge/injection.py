@@ -28,7 +28,7 @@ from llmrec.data.records import Item
 from llmrec.judge.context import ItemLike, as_item
 from llmrec.judge.pairwise import PairwiseJudge, win_values
 from llmrec.judge.pointwise import PointwiseJudge
-from llmrec.judge.stats import bootstrap_ci
+from llmrec.metrics.stats import bootstrap_ci
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from llmrec.judge.stats import expected_calibration_error, reliability_bins
+from llmrec.metrics.stats import expected_calibration_error, reliability_bins
 
 
 def reliability_diagram(

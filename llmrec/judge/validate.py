@@ -35,7 +35,7 @@ from llmrec.judge.calibration import make_calibrator
 from llmrec.judge.context import UserContext
 from llmrec.judge.pairwise import PairwiseJudge, summarize, win_values
 from llmrec.judge.pointwise import PointwiseJudge, PointwiseJudgment, parse_summary
-from llmrec.judge.stats import (
+from llmrec.metrics.stats import (
     bootstrap_ci,
     cohen_kappa,
     expected_calibration_error,

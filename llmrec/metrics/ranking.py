@@ -2,7 +2,7 @@
 
 Every function takes ``ranks``, the 1-based positions of each user's relevant (held-out) items
 in that user's ranking, and returns one value per user; averaging and confidence intervals are
-separate steps (:mod:`llmrec.evaluation.statistics`).
+separate steps (:mod:`llmrec.metrics.stats`).
 
 Conventions of ``ranks`` (shape ``(n_users,)`` for one relevant item per user, or
 ``(n_users, n_slots)``):

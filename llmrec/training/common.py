@@ -242,12 +242,12 @@ def mean_ci(
 ) -> tuple[float, float, float]:
     """Mean of per-user values and its percentile-bootstrap confidence interval.
 
-    A thin wrapper of :func:`llmrec.evaluation.statistics.paired_bootstrap_ci`.
+    A thin wrapper of :func:`llmrec.metrics.stats.paired_bootstrap_ci`.
 
     Returns:
         ``(mean, low, high)``.
     """
-    from llmrec.evaluation.statistics import paired_bootstrap_ci
+    from llmrec.metrics.stats import paired_bootstrap_ci
 
     ci = paired_bootstrap_ci(np.asarray(values, dtype=np.float64), n_boot, level, seed)
     return ci.mean, ci.low, ci.high

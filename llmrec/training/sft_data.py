@@ -174,7 +174,7 @@ def _auc_ci(labels: np.ndarray, scores: np.ndarray, seed: int, n_boot: int = 100
     """Percentile-bootstrap CI of the AUC over examples (resamples with one class skipped)."""
     from sklearn.metrics import roc_auc_score
 
-    from llmrec.evaluation.statistics import bootstrap_statistic_ci
+    from llmrec.metrics.stats import bootstrap_statistic_ci
 
     def auc(rows: np.ndarray) -> float:
         if len(np.unique(labels[rows])) < 2:

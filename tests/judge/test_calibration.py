@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from llmrec.judge.calibration import make_calibrator, p_relevant_from_logprobs
-from llmrec.judge.stats import expected_calibration_error
+from llmrec.metrics.stats import expected_calibration_error
 
 
 def _overconfident(n: int, seed: int, true_t: float = 3.0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from llmrec.evaluation.statistics import holm_adjust, paired_bootstrap_ci, paired_test
+from llmrec.metrics.stats import holm_adjust, paired_bootstrap_ci, paired_test
 
 
 def test_bootstrap_ci_covers_and_shrinks():

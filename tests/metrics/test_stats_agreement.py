@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import kendalltau, spearmanr
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
-from llmrec.judge.stats import (
+from llmrec.metrics.stats import (
     bootstrap_ci,
     cohen_kappa,
     expected_calibration_error,
