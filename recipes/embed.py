@@ -29,14 +29,10 @@ import logging
 
 
 def make_parser():
-    from sentence_transformers import SentenceTransformerTrainingArguments
-    from trl import TrlParser
+    # One parser for this script and `llmrec embed train`: both run the same run_training.
+    from llmrec.embeddings.train import make_parser
 
-    from llmrec.embeddings.train import EmbedModelArguments, EmbedScriptArguments
-
-    return TrlParser(
-        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
-    )
+    return make_parser()
 
 
 def main(script_args, training_args, model_args):

@@ -68,6 +68,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="rows to compute (default all): history_mean base_no_instruction base_instruction "
         "trained_no_instruction trained_instruction",
     )
+    ev.add_argument(
+        "--baselines",
+        nargs="*",
+        default=["most_popular", "ease"],
+        help="retrieval baselines fit on the training interactions: most_popular ease "
+        "(default both; none: pass the flag alone)",
+    )
+    ev.add_argument(
+        "--popmatched-negatives",
+        type=int,
+        default=99,
+        help="popularity-matched negatives per test item for the pm_* metrics (0: none)",
+    )
     ev.add_argument("--out", default="results.json", help="where to write results.json")
     ev.set_defaults(func=_eval)
 
@@ -98,18 +111,33 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from sentence_transformers import SentenceTransformerTrainingArguments
-    from trl import TrlParser
+    from llmrec.embeddings.train import make_parser, run_training
 
-    from llmrec.embeddings.train import EmbedModelArguments, EmbedScriptArguments, run_training
-
-    parser = TrlParser(
-        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
-    )
+    parser = make_parser()  # the recipe's parser (recipes/embed.py), so both train one way
     argv = ["--config", args.config] + [a for a in args.overrides if a != "--"]
     script_args, training_args, model_args = parser.parse_args_and_config(argv)
     print(f"saved the user encoder to {run_training(script_args, training_args, model_args)}")
     return 0
+
+
+RANKERS = ("most_popular", "ease")
+
+
+def retrieval_baselines(names: list[str]) -> dict:
+    """``{name: fit_and_score(train, users)}`` for the named recommenders of
+    :mod:`llmrec.evaluation.recommenders` (this layer may import them; the embeddings layer may
+    not)."""
+    from llmrec.evaluation.recommenders import EASE, MostPopular
+
+    classes = {"most_popular": MostPopular, "ease": EASE}
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; allowed: {list(classes)}")
+
+    def runner(cls):
+        return lambda train, users: cls().fit(train).score_users(users)
+
+    return {name: runner(classes[name]) for name in names}
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -132,14 +160,17 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device,
         show_progress=True,
         methods=args.methods,
+        rankers=retrieval_baselines(args.baselines),
+        popmatched_negatives=args.popmatched_negatives,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
     print(result["table"])
     print(f"majority-class accuracy: {result['majority']}")
-    for name, marks in result["verdict"].items():
-        counts = {v: sum(m == v for m in marks.values()) for v in ("better", "tie", "worse")}
-        print(f"{name} vs base_no_instruction (paired 95% CI), metrics: {counts}")
+    for ref, per_method in result["verdict"].items():
+        for name, marks in per_method.items():
+            counts = {v: sum(m == v for m in marks.values()) for v in ("better", "tie", "worse")}
+            print(f"{name} vs {ref} (paired 95% CI), metrics: {counts}")
     print(f"wrote {out} ({result['seconds']} s)")
     return 0
