@@ -90,6 +90,7 @@ def _users(args: argparse.Namespace) -> int:
 
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.embeddings.encoder import UserEncoder
+    from llmrec.embeddings.residual import ResidualUserModel, is_residual
     from llmrec.embeddings.train import read_profiles
 
     data = load_dataset(args.data)
@@ -99,7 +100,10 @@ def _users(args: argparse.Namespace) -> int:
         kwargs["max_history_tokens"] = args.max_history_tokens
     if args.sources:
         kwargs["sources"] = tuple(args.sources)
-    encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
+    if is_residual(args.model):
+        encoder = ResidualUserModel.load(args.model, device=args.device, **kwargs)
+    else:
+        encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
     profiles = read_profiles(args.profiles) if args.profiles else None
     table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
     table.metadata["split"] = args.split

@@ -569,7 +569,9 @@ def evaluate_embeddings(
 
     wanted = set(METHODS if methods is None else methods) | {"history_mean"}
     if wanted - set(METHODS):
-        raise ValueError(f"unknown methods {sorted(wanted - set(METHODS))}; allowed: {list(METHODS)}")
+        raise ValueError(
+            f"unknown methods {sorted(wanted - set(METHODS))}; allowed: {list(METHODS)}"
+        )
     started = time.perf_counter()
     split = leave_one_out(load_dataset(dataset))
     _, users = user_partition(split.train.active_users(), eval_fraction, split_seed)
@@ -618,7 +620,9 @@ def evaluate_embeddings(
         base_method = make(base_encoder, "base_no_instruction", False)
         rows.append(base_method)
         rows.append(
-            Method("base_instruction", base_method.users, base_method.texts, base_method.items, True)
+            Method(
+                "base_instruction", base_method.users, base_method.texts, base_method.items, True
+            )
         )
     if trained:
         if is_residual(trained):

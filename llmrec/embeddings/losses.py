@@ -334,9 +334,7 @@ class ResidualContrastiveLoss(nn.Module):
             self.register_buffer("text_cache", torch.zeros(n, dim), persistent=False)
             self.register_buffer("cached", torch.zeros(n, dtype=torch.bool), persistent=False)
 
-    def text_embeddings(
-        self, features: dict[str, torch.Tensor], idx: torch.Tensor
-    ) -> torch.Tensor:
+    def text_embeddings(self, features: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
         """``(B, dim)`` normalised text embeddings of the examples ``idx``."""
         if not self.freeze_text:
             return nn.functional.normalize(self.model(features)["sentence_embedding"], dim=-1)

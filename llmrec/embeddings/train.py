@@ -455,7 +455,9 @@ def residual_objective(
     )
     train_dataset = Dataset.from_dict(
         {
-            "user": [instruction_prefix(ex.instruction) + joined[row[ex.user_id]] for ex in examples],
+            "user": [
+                instruction_prefix(ex.instruction) + joined[row[ex.user_id]] for ex in examples
+            ],
             "label": list(range(len(examples))),
         }
     )

@@ -31,7 +31,8 @@ def test_untrained_residual_model_is_the_history_mean(untrained, ml100k_split):
         np.testing.assert_allclose(got, mean, atol=1e-6)
     # and items and answers live in the tower's space, as the history-mean baseline's
     np.testing.assert_array_equal(
-        untrained.encode_items(train.items).vectors, untrained.tower.encode_items(train.items).vectors
+        untrained.encode_items(train.items).vectors,
+        untrained.tower.encode_items(train.items).vectors,
     )
 
 
