@@ -4,23 +4,28 @@ Protocol (``llmrec embed eval``):
 
 - Users are split by :func:`~llmrec.embeddings.train.user_partition` (the same seeded hash the
   recipe uses), and only the evaluation users are scored: a trained encoder never saw them.
-- Inputs are the users' TRAINING histories (leave-one-out), most recent first, fitted to
-  ``max_history_tokens``. User attributes are withheld from every encoder, since the probes and
-  questions ask for them (a fused encoder sees the attribute source as missing).
-- Linear probes: logistic regression on the embedding (under the attribute's instruction for
-  instruction-aware methods), ``folds``-fold stratified cross-validation over the evaluation
-  users; accuracy and macro-F1 of the out-of-fold predictions.
-- Retrieval: user embedding (under the ``next_item`` instruction) against item-text embeddings,
+- Inputs are the users' TRAINING histories (leave-one-out). User attributes are withheld from
+  every encoder, since the probes and questions ask for them.
+- Classification (linear probes and zero-shot answers) is reported as accuracy, balanced
+  accuracy (mean per-class recall: a constant answer scores ``1/K``) and macro-F1, beside the
+  ``majority`` row (the evaluation users' most frequent class given to everyone). Probes:
+  logistic regression on the embedding (under the attribute's instruction for instruction-
+  aware methods), ``folds``-fold stratified cross-validation, out-of-fold predictions.
+  Zero-shot: the answer text closest to ``u(X, I)`` among the task's answers.
+- A synthetic world (a dataset folder with ``gold_profiles.jsonl``) adds probes of the gold
+  traits the world was generated from (liked and disliked genres, recency, rating style,
+  pace, exploration).
+- Retrieval: user embedding (under the ``next_item`` instruction) against item embeddings;
   full ranking of the catalogue with training and validation items masked, the test item as
-  target, pessimistic ties; Recall@10 and NDCG@10 from :mod:`llmrec.metrics.ranking`.
-- Instruction sensitivity: zero-shot accuracy per instruction (the answer whose embedding is
-  closest to ``u(X, I)`` among the task's answer texts, e.g. "This user is female.") and the
-  neighbour change ``1 - Jaccard`` between each user's 10 nearest users with and without the
-  instruction.
-- Confidence intervals: percentile bootstrap over evaluation users (``n_boot`` resamples); the
-  trained encoder is compared with the no-instruction baseline by a paired bootstrap of the
-  difference on the same resamples. (Implemented here; ``llmrec.metrics.stats`` had not
-  landed when this was written.)
+  target, pessimistic ties (Recall@k, NDCG@k), and the same on the test item plus popularity-
+  matched negatives (``pm_*``: same training-popularity decile, so popularity alone cannot
+  rank them). Retrieval baselines (most-popular, EASE) come in as score matrices from the
+  caller, since this layer may not import :mod:`llmrec.evaluation`.
+- Instruction sensitivity: the neighbour change ``1 - Jaccard`` between each user's 10 nearest
+  users with and without the instruction.
+- Confidence intervals: 95% percentile bootstrap over evaluation users
+  (:mod:`llmrec.metrics.stats`); each method is compared, paired on the same resamples, with
+  the history mean, the majority row and each retrieval baseline.
 
 Example:
     >>> from llmrec.embeddings.evaluate import evaluate_embeddings
@@ -150,6 +155,9 @@ class Samples:
 def classification_samples(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Samples]:
     """``accuracy``, ``balanced_accuracy`` and ``macro_f1`` samples of one set of predictions."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    # Integer codes: the bootstrap recomputes these statistics a thousand times per metric.
+    _, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+    y_true, y_pred = codes[: len(y_true)], codes[len(y_true) :]
     return {
         "accuracy": Samples("mean", (y_true == y_pred).astype(float)),
         "balanced_accuracy": Samples("balanced_accuracy", (y_true, y_pred)),
@@ -627,6 +635,8 @@ def evaluate_embeddings(
     if trained:
         if is_residual(trained):
             model = ResidualUserModel.load(trained, device=device, **kwargs)
+            if model.tower.fingerprint() == base_encoder.fingerprint():
+                model.use_item_table(split.train.items, item_table)  # same weights: reuse
             texts = withheld(model.encoder)
             means = model.history_means(split.train, users)
             trained_users = lambda ins: model.combine(means, texts, ins)  # noqa: E731

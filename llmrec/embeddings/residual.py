@@ -136,6 +136,16 @@ class ResidualUserModel:
             self._items[key] = self.tower.encode_items(records)
         return self._items[key]
 
+    def use_item_table(
+        self, items: Mapping[str, Item] | Sequence[Item], table: EmbeddingTable
+    ) -> None:
+        """Take ``table`` as the tower's embeddings of ``items`` (computed elsewhere with the
+        same weights, e.g. by the history-mean baseline), instead of encoding them again."""
+        records = list(items.values()) if isinstance(items, Mapping) else list(items)
+        if table.ids != [it.item_id for it in records]:
+            raise ValueError("the table's ids are not the items' ids, in order")
+        self._items["\n".join(it.item_id for it in records)] = table
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Answer texts under the tower, ``(n, dim)``."""
         return self.tower.encode_texts(list(texts))

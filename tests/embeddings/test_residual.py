@@ -123,3 +123,29 @@ def test_residual_rejects_the_answer_bank(ml100k_split):
     )
     with pytest.raises(ValueError, match="residual: true trains the joined-text encoder alone"):
         run_training(*args)
+
+
+def test_hard_negatives_keep_the_popularity_decile_and_avoid_the_history(ml100k_split):
+    from llmrec.data.sampling import popularity_bins
+    from llmrec.embeddings.train import cut_examples, next_item_hard_negatives
+
+    train = ml100k_split.train
+    users = train.active_users()[:40]
+    dataset, examples = cut_examples(train, users, 1, ["next_item", "gender"], seed=0)
+    item_pos = {iid: i for i, iid in enumerate(dataset.item_ids)}
+    hard = next_item_hard_negatives(dataset, examples, item_pos, 8, seed=0)
+    bins = popularity_bins(dataset)
+    history = dataset.interactions.groupby("user_id")["item_id"].agg(set).to_dict()
+    matched = total = 0
+    for ex, row in zip(examples, hard):
+        if ex.task != "next_item":
+            assert (row == -1).all()
+            continue
+        assert (row >= 0).all() and len(set(row.tolist())) == 8
+        assert item_pos[ex.label] not in row
+        assert not {dataset.item_ids[j] for j in row} & history[ex.user_id]
+        matched += int((bins[row] == bins[item_pos[ex.label]]).sum())
+        total += 8
+    # every negative from the positive's decile (the sampler falls back to a neighbour decile
+    # only when a user has seen nearly all of it, which these users have not)
+    assert matched == total
