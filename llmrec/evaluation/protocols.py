@@ -14,13 +14,7 @@ Tied relevant items are ordered among themselves by their position in the held-o
 order for ``"random"``), so the ranks in one row are always distinct positions of one ranking.
 For one held-out item, the pessimistic rank is ``1 + |{j != t : s_j >= s_t}|``.
 
-Example:
-    >>> import numpy as np
-    >>> scores = np.array([[0.5, 0.9, 0.5, 0.1]])
-    >>> rank_targets(scores, np.array([[2]]), tie="pessimistic").tolist()
-    [[3.0]]
-    >>> rank_targets(scores, np.array([[2]]), tie="optimistic").tolist()
-    [[2.0]]
+Ranks from scores under these policies are :func:`llmrec.metrics.ranking.rank_targets`.
 """
 
 from __future__ import annotations
@@ -32,17 +26,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from llmrec.metrics.ranking import check_tie as _check_tie
+from llmrec.metrics.ranking import rank_targets
+
 logger = logging.getLogger(__name__)
 
-TIE_POLICIES = ("pessimistic", "optimistic", "random")
 SAMPLERS = ("uniform", "popularity")
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-
-
-def _check_tie(tie: str) -> str:
-    if tie not in TIE_POLICIES:
-        raise ValueError(f"tie policy {tie!r} is not one of {TIE_POLICIES}")
-    return tie
 
 
 @dataclass(frozen=True)
@@ -123,64 +113,6 @@ class RankingOutput:
     ranks: np.ndarray
     n_candidates: np.ndarray
     topk: np.ndarray | None = None
-
-
-def rank_targets(
-    scores: np.ndarray,
-    targets: np.ndarray,
-    tie: str = "pessimistic",
-    excluded: np.ndarray | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Ranks of target items in each row's ranking of all non-excluded items.
-
-    Args:
-        scores: ``(n, n_items)`` scores, higher is better; excluded items may hold any value.
-        targets: ``(n, R)`` target item indices, ``-1`` for padding.
-        tie: Tie policy.
-        excluded: ``(n, n_items)`` boolean mask of items left out of the ranking (training
-            items); targets are never excluded.
-        rng: Generator for the ``"random"`` tie policy.
-
-    Returns:
-        ``(n, R)`` float ranks, 1-based, ``nan`` at padding.
-    """
-    _check_tie(tie)
-    s = np.asarray(scores)
-    tgt = np.asarray(targets)
-    if tgt.ndim == 1:
-        tgt = tgt[:, None]
-    n, n_items = s.shape
-    if np.isnan(s).any():
-        bad = np.argwhere(np.isnan(s))[0]
-        raise ValueError(f"scores contain NaN (row {bad[0]}, item {bad[1]})")
-    valid = tgt >= 0
-    safe = np.where(valid, tgt, 0)
-    rows = np.arange(n)[:, None]
-    candidate = None
-    if excluded is not None:
-        candidate = ~np.asarray(excluded, dtype=bool)  # a new array: targets are unmasked below
-        candidate[np.broadcast_to(rows, tgt.shape)[valid], tgt[valid]] = True
-        s = np.where(candidate, s, -np.inf)
-    t_scores = s[rows, safe]  # (n, R)
-    keys = rng.random(s.shape) if tie == "random" else None  # (n, n_items) tie-break keys
-    out = np.full(tgt.shape, np.nan)
-    for j in range(tgt.shape[1]):
-        t = t_scores[:, j : j + 1]  # (n, 1)
-        greater = (s > t).sum(axis=1)  # excluded items sit at -inf, never above
-        tied = s == t
-        if candidate is not None:
-            tied &= candidate
-        same = valid & (t_scores == t)  # tied targets in this row, (n, R)
-        if tie == "pessimistic":
-            rank = greater + tied.sum(axis=1) - same[:, j + 1 :].sum(axis=1)
-        elif tie == "optimistic":
-            rank = greater + 1 + same[:, :j].sum(axis=1)
-        else:
-            k_t = keys[np.arange(n), safe[:, j]][:, None]
-            rank = greater + 1 + (tied & (keys < k_t)).sum(axis=1)
-        out[:, j] = np.where(valid[:, j], rank, np.nan)
-    return out
 
 
 def topk_items(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -> np.ndarray:

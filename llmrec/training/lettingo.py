@@ -34,9 +34,10 @@ import numpy as np
 
 from llmrec.backends.base import Backend, GenerationParams
 from llmrec.data.records import Interaction, InteractionDataset
+from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.prompts import render_chat
-from llmrec.training.common import candidate_negatives, item_text
+from llmrec.training.common import item_text
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def training_tasks(
             continue
         long_part, recent = long_recent_split(history, recent_k)
         seen = {r.item_id for r in history}
-        negatives = candidate_negatives(train, seen, n_negatives, rng)
+        negatives = negatives_for_user(train, seen, n_negatives, rng)
         tasks.append(
             ProfileTask(
                 uid,
@@ -136,7 +137,7 @@ def heldout_tasks(
         history = split.train.history(uid)
         target = str(test[uid])
         seen = {r.item_id for r in history} | {target}
-        negatives = candidate_negatives(split.train, seen, n_negatives, rng)
+        negatives = negatives_for_user(split.train, seen, n_negatives, rng)
         chat = profile_prompt(split.train, history, history_len, prompt)
         tasks.append(ProfileTask(uid, chat, (target,), tuple(negatives)))
     return tasks

@@ -11,12 +11,12 @@ from llmrec.evaluation.protocols import (
     SampledRanking,
     full_ranking,
     krichene_rendle_correction,
-    rank_targets,
     sample_negatives,
     sampled_ranking,
     topk_items,
 )
 from llmrec.metrics import pad_relevant
+from llmrec.metrics.ranking import rank_targets
 
 
 def test_tie_policies_by_hand():
