@@ -36,6 +36,7 @@ from llmrec.backends.base import Backend, GenerationParams
 from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
+from llmrec.metrics.stats import roc_auc
 from llmrec.prompts import render_chat
 from llmrec.training.common import item_text
 
@@ -177,13 +178,6 @@ def sample_profiles(
     return out
 
 
-def pairwise_auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """``mean over (p, q) of 1[p > q] + 0.5 * 1[p == q]``: the AUC of positives vs negatives."""
-    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
-    diff = pos[:, None] - neg[None, :]  # (n_pos, n_neg)
-    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
-
-
 def score_profiles(
     scorer: Backend,
     dataset: InteractionDataset,
@@ -239,9 +233,9 @@ def score_profiles(
         for i in range(start, min(start + chunk_tasks, len(tasks))):
             task = tasks[i]
             n_pos, n_items = len(task.positives), len(task.positives) + len(task.negatives)
+            labels = np.arange(n_items) < n_pos  # positives first
             for j in range(len(profiles[i])):
-                block = p_yes[cursor : cursor + n_items]
-                out[i, j] = pairwise_auc(block[:n_pos], block[n_pos:])
+                out[i, j] = roc_auc(labels, p_yes[cursor : cursor + n_items])
                 cursor += n_items
         logger.info(
             "scored profiles of %d/%d users", min(start + chunk_tasks, len(tasks)), len(tasks)
