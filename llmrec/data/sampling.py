@@ -99,6 +99,21 @@ def _seen_keys(
     return np.unique(np.concatenate(keys).astype(np.int64)) if keys else np.zeros(0, np.int64)
 
 
+def _mask_seen(
+    keys: np.ndarray, chunk: np.ndarray, indptr: np.ndarray, seen_item: np.ndarray, fill: float
+) -> None:
+    """Set ``keys[r, i] = fill`` for every item ``i`` seen by user ``chunk[r]`` (in place).
+
+    ``seen_item[indptr[u]:indptr[u + 1]]`` are user ``u``'s seen items (the sorted seen keys
+    make each user's items one run), so the mask is built without a loop over users.
+    """
+    lo, hi = indptr[chunk], indptr[chunk + 1]
+    counts = hi - lo
+    row = np.repeat(np.arange(len(chunk)), counts)
+    run = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    keys[row, seen_item[np.repeat(lo, counts) + run]] = fill
+
+
 def sample_negatives(
     dataset: InteractionDataset,
     n: int,
@@ -149,12 +164,7 @@ def sample_negatives(
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         keys = log_w[None, :] + rng.gumbel(size=(len(chunk), n_items))  # (chunk, n_items)
-        # Mask each row's positives; the seen keys are sorted, so each user's are one run.
-        lo, hi = indptr[chunk], indptr[chunk + 1]
-        counts = hi - lo
-        row = np.repeat(np.arange(len(chunk)), counts)
-        run = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        keys[row, seen_item[np.repeat(lo, counts) + run]] = -np.inf
+        _mask_seen(keys, chunk, indptr, seen_item, -np.inf)
         available = np.isfinite(keys).sum(axis=1)
         if (available < n).any():
             short = int(np.argmax(available < n))
@@ -319,11 +329,7 @@ def popularity_matched_negatives(
         distance = np.abs(item_bin[None, :] - item_bin[p][:, None])  # (chunk, n_items)
         # Keys order items by bin distance, then at random within a distance (keys in [0, 0.5)).
         keys = distance + 0.5 * rng.random((len(chunk), n_items))
-        lo, hi = indptr[chunk], indptr[chunk + 1]
-        counts = hi - lo
-        row = np.repeat(np.arange(len(chunk)), counts)
-        run = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        keys[row, seen_item[np.repeat(lo, counts) + run]] = np.inf
+        _mask_seen(keys, chunk, indptr, seen_item, np.inf)
         keys[np.arange(len(chunk)), p] = np.inf
         available = np.isfinite(keys).sum(axis=1)
         if (available < n).any():
