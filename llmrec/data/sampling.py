@@ -3,6 +3,8 @@
 - :func:`sample_users`: ``n`` users of a list without replacement.
 - :func:`sample_negatives`: a fixed candidate set per user for sampled ranking evaluation
   (without replacement; uniform or popularity-weighted).
+- :func:`sample_masked_negatives`: the same from a forbidden-item mask, one seeded stream per user
+  (sampled-ranking evaluation).
 - :func:`sample_pair_negatives`: negatives for each training interaction (BPR-style losses).
 - :func:`popularity_matched_negatives`: for each positive, negatives from the same training
   popularity decile, so a scorer cannot separate positives from negatives by popularity alone.
@@ -178,6 +180,53 @@ def sample_negatives(
         out[start : start + len(chunk)] = np.take_along_axis(
             top, np.argsort(-picked, axis=1), axis=1
         )
+    return out
+
+
+def sample_masked_negatives(
+    users: np.ndarray,
+    forbidden: np.ndarray,
+    m: int,
+    sampler: str,
+    popularity: np.ndarray | None,
+    seed: int,
+) -> np.ndarray:
+    """``m`` distinct negatives per user, never a forbidden item; weighted without replacement.
+
+    The form sampled-ranking evaluation uses: the caller passes the forbidden items as a mask,
+    and each user's draw has its own seeded stream.
+
+    Uses the Gumbel top-``m`` trick on ``log w_i`` (``w`` uniform or training popularity + 1),
+    from a generator seeded by ``(seed, user)``, so a user's negatives do not depend on which
+    other users are evaluated. Users with fewer than ``m`` allowed items get ``-1`` padding.
+
+    Args:
+        users: ``(n,)`` user indices (seed the per-user streams).
+        forbidden: ``(n, n_items)`` boolean: training and held-out items.
+        m: Negatives per user.
+        sampler: ``"uniform"`` or ``"popularity"``.
+        popularity: Training counts, needed for ``"popularity"``.
+        seed: Base seed.
+    """
+    if sampler not in STRATEGIES:
+        raise ValueError(f"sampler must be one of {STRATEGIES}, got {sampler!r}")
+    n_items = forbidden.shape[1]
+    if sampler == "popularity":
+        if popularity is None:
+            raise ValueError("the popularity sampler needs item popularity")
+        logw = np.log(np.asarray(popularity, dtype=np.float64) + 1.0)
+    else:
+        logw = np.zeros(n_items)
+    out = np.full((len(users), m), -1, dtype=np.int64)
+    for i, u in enumerate(users):
+        g = np.random.default_rng([seed, int(u)]).gumbel(size=n_items)
+        key = np.where(forbidden[i], -np.inf, logw + g)
+        n_ok = int((~forbidden[i]).sum())
+        take = min(m, n_ok)
+        if take == 0:
+            continue
+        idx = np.argpartition(-key, take - 1)[:take] if take < n_items else np.arange(n_items)
+        out[i, :take] = idx[:take]
     return out
 
 

@@ -26,12 +26,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from llmrec.data.sampling import STRATEGIES, sample_masked_negatives
 from llmrec.metrics.ranking import check_tie as _check_tie
 from llmrec.metrics.ranking import rank_targets
 
 logger = logging.getLogger(__name__)
 
-SAMPLERS = ("uniform", "popularity")
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -89,8 +89,8 @@ class SampledRanking:
 
     def __post_init__(self) -> None:
         _check_tie(self.tie)
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
+        if self.sampler not in STRATEGIES:
+            raise ValueError(f"sampler {self.sampler!r} is not one of {STRATEGIES}")
         if self.n_negatives < 1:
             raise ValueError(f"n_negatives must be >= 1, got {self.n_negatives}")
         if self.chunk_size < 1:
@@ -220,48 +220,6 @@ def full_ranking(
     return RankingOutput(ranks=ranks, n_candidates=n_cand, topk=topk)
 
 
-def sample_negatives(
-    users: np.ndarray,
-    forbidden: np.ndarray,
-    m: int,
-    sampler: str,
-    popularity: np.ndarray | None,
-    seed: int,
-) -> np.ndarray:
-    """``m`` distinct negatives per user, never a forbidden item; weighted without replacement.
-
-    Uses the Gumbel top-``m`` trick on ``log w_i`` (``w`` uniform or training popularity + 1),
-    from a generator seeded by ``(seed, user)``, so a user's negatives do not depend on which
-    other users are evaluated. Users with fewer than ``m`` allowed items get ``-1`` padding.
-
-    Args:
-        users: ``(n,)`` user indices (seed the per-user streams).
-        forbidden: ``(n, n_items)`` boolean: training and held-out items.
-        m: Negatives per user.
-        sampler: ``"uniform"`` or ``"popularity"``.
-        popularity: Training counts, needed for ``"popularity"``.
-        seed: Base seed.
-    """
-    n_items = forbidden.shape[1]
-    if sampler == "popularity":
-        if popularity is None:
-            raise ValueError("the popularity sampler needs item popularity")
-        logw = np.log(np.asarray(popularity, dtype=np.float64) + 1.0)
-    else:
-        logw = np.zeros(n_items)
-    out = np.full((len(users), m), -1, dtype=np.int64)
-    for i, u in enumerate(users):
-        g = np.random.default_rng([seed, int(u)]).gumbel(size=n_items)
-        key = np.where(forbidden[i], -np.inf, logw + g)
-        n_ok = int((~forbidden[i]).sum())
-        take = min(m, n_ok)
-        if take == 0:
-            continue
-        idx = np.argpartition(-key, take - 1)[:take] if take < n_items else np.arange(n_items)
-        out[i, :take] = idx[:take]
-    return out
-
-
 def sampled_ranking(
     score_fn: ScoreFn,
     users: np.ndarray,
@@ -300,7 +258,7 @@ def sampled_ranking(
         )
         rows = np.broadcast_to(np.arange(len(u))[:, None], t.shape)
         forbidden[rows[t >= 0], t[t >= 0]] = True
-        neg = sample_negatives(u, forbidden, m, protocol.sampler, popularity, protocol.seed)
+        neg = sample_masked_negatives(u, forbidden, m, protocol.sampler, popularity, protocol.seed)
         neg_scores = np.where(neg >= 0, np.take_along_axis(scores, np.maximum(neg, 0), 1), np.nan)
         rng = np.random.default_rng([protocol.seed, start, 1])
         for j in range(t.shape[1]):
