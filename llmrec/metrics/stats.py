@@ -1,8 +1,9 @@
 """Statistics floor: bootstrap intervals, paired tests, Holm, AUC and agreement statistics.
 
 Small, pure, vectorised functions over per-unit (per-user) values; none changes its inputs.
-Confidence intervals resample *users*, the independent units. Every layer above (judge,
-evaluation, embeddings, training) takes its statistics from here.
+Confidence intervals resample *users*, the independent units, from one stream
+(:func:`resample_indices`) and come back as one type, :class:`Interval`. Every layer above
+(judge, evaluation, embeddings, training) takes its statistics from here.
 
 Example:
     >>> import numpy as np
