@@ -169,28 +169,27 @@ def bootstrap(
     samples: Samples, n_boot: int, seed: int, baseline: Samples | None = None
 ) -> dict[str, float]:
     """Point estimate and 95% percentile-bootstrap interval over users (of the paired
-    difference to ``baseline`` when given: the same resampled users for both), from
-    :func:`llmrec.metrics.stats.bootstrap_statistic_ci`. ``n_boot=0`` gives the point only."""
-    from llmrec.metrics.stats import bootstrap_statistic_ci, paired_bootstrap_ci
+    difference to ``baseline`` when given: the same resampled users for both sides).
+
+    Returns:
+        :meth:`llmrec.metrics.stats.Interval.to_dict` (``value``, ``low``, ``high``, ``n``, ...);
+        ``n_boot=0`` gives the point estimate with ``nan`` bounds.
+    """
+    from llmrec.metrics.stats import bootstrap_ci, paired_bootstrap_ci, paired_difference_ci
 
     if baseline is not None and baseline.n != samples.n:
         raise ValueError(f"paired samples need the same users, got {samples.n} and {baseline.n}")
+    if samples.kind == "mean" and baseline is None:
+        return paired_bootstrap_ci(samples.values, n_boot, seed=seed).to_dict()
+    if samples.kind == "mean" and baseline.kind == "mean":
+        return paired_difference_ci(samples.values, baseline.values, n_boot, seed=seed).to_dict()
 
     def value(idx: np.ndarray) -> float:
         v = samples.stat(idx)
         return v - baseline.stat(idx) if baseline is not None else v
 
-    if n_boot == 0:
-        point = value(np.arange(samples.n))
-        return {"mean": round(point, 4), "ci_low": float("nan"), "ci_high": float("nan")}
-    if samples.kind == "mean" and (baseline is None or baseline.kind == "mean"):
-        # A mean of per-user values: the vectorised bootstrap (the difference of means is the
-        # mean of the per-user differences, so the pairing is kept).
-        diff = samples.values - (baseline.values if baseline is not None else 0.0)
-        ci = paired_bootstrap_ci(diff, n_resamples=n_boot, seed=seed)
-    else:
-        ci = bootstrap_statistic_ci(value, samples.n, n_resamples=n_boot, seed=seed)
-    return {"mean": round(ci.mean, 4), "ci_low": round(ci.low, 4), "ci_high": round(ci.high, 4)}
+    # The statistic sees the resampled user indices: a difference uses the same resamples.
+    return bootstrap_ci(np.arange(samples.n), value, n_resamples=n_boot, seed=seed).to_dict()
 
 
 # -- the three measurements --------------------------------------------------------------------
@@ -239,43 +238,6 @@ def neighbour_change(a: np.ndarray, b: np.ndarray, k: int = 10) -> np.ndarray:
         sa, sb = set(na[i].tolist()), set(nb[i].tolist())
         out[i] = 1.0 - len(sa & sb) / len(sa | sb)
     return out
-
-
-# -- retrieval ranks (pessimistic ties) ---------------------------------------------------------
-def target_ranks(
-    scores: np.ndarray, targets: np.ndarray, excluded: np.ndarray | None = None
-) -> np.ndarray:
-    """1-based rank of each row's target among its non-excluded items, ties counted against it.
-
-    Args:
-        scores: ``(n, n_items)`` scores, higher is better.
-        targets: ``(n,)`` target item index per row.
-        excluded: ``(n, n_items)`` bool mask of items left out (the target never is).
-
-    Returns:
-        ``(n, 1)`` float ranks (the shape :mod:`llmrec.metrics.ranking` takes).
-    """
-    rows = np.arange(len(targets))
-    target = scores[rows, targets][:, None]  # (n, 1)
-    ahead = scores >= target  # (n, n_items), the target itself included
-    if excluded is not None:
-        ahead &= ~excluded
-        ahead[rows, targets] = True
-    return ahead.sum(axis=1, keepdims=True).astype(float)
-
-
-def candidate_ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Rank of candidate 0 (the target) among each row's candidates, ties counted against it.
-
-    Args:
-        scores: ``(n, n_items)`` scores.
-        candidates: ``(n, 1 + m)`` item indices, the target first.
-
-    Returns:
-        ``(n, 1)`` float ranks in ``1..1+m``.
-    """
-    picked = np.take_along_axis(scores, candidates, axis=1)  # (n, 1 + m)
-    return 1.0 + (picked[:, 1:] >= picked[:, :1]).sum(axis=1, keepdims=True)
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -385,13 +347,13 @@ def evaluate_methods(
         gold: Gold labels (:func:`gold_labels`) for the ``probe_gold_*`` metrics.
 
     Returns:
-        ``{"methods": {name: {metric: {mean, ci_low, ci_high}}}, "vs": {baseline: {name:
+        ``{"methods": {name: {metric: Interval dict}}}, "vs": {baseline: {name:
         {metric: paired difference}}}, "vs_baseline": vs[baseline], "vs_majority": ...,
         "majority": {task: rate}}``. Metric names: ``probe_<task>_<m>``,
         ``zeroshot_<task>_<m>`` (``m`` in accuracy, balanced_accuracy, macro_f1),
         ``recall@k``, ``ndcg@k``, ``pm_recall@k``, ``pm_ndcg@k``, ``neighbour_change_<task>``.
     """
-    from llmrec.metrics.ranking import ndcg, recall
+    from llmrec.metrics.ranking import ndcg, rank_targets, recall
 
     labels = _labels(split, users)
     item_index = split.train.item_index
@@ -409,11 +371,15 @@ def evaluate_methods(
 
     def retrieval(scores: np.ndarray) -> dict[str, Samples]:
         """scores: (len(users), n_items)."""
-        ranks = target_ranks(scores[has_target], targets[has_target], excluded[has_target])
+        ranks = rank_targets(
+            scores[has_target], targets[has_target][:, None], "pessimistic", excluded[has_target]
+        )  # (n, 1)
         out = {f"recall@{k}": Samples("mean", recall(ranks, k))}
         out[f"ndcg@{k}"] = Samples("mean", ndcg(ranks, k))
         if popmatched is not None:
-            pm = candidate_ranks(scores[has_target], popmatched[has_target])
+            # the candidates' scores, the test item in column 0
+            picked = np.take_along_axis(scores[has_target], popmatched[has_target], axis=1)
+            pm = rank_targets(picked, np.zeros((len(picked), 1), np.int64), "pessimistic")
             out[f"pm_recall@{k}"] = Samples("mean", recall(pm, k))
             out[f"pm_ndcg@{k}"] = Samples("mean", ndcg(pm, k))
         return out
@@ -720,9 +686,9 @@ def verdict(result: dict[str, Any], method: str, baseline: str | None = None) ->
     diffs = result["vs_baseline"] if baseline is None else result["vs"][baseline]
     out = {}
     for metric, diff in diffs[method].items():
-        if diff["ci_low"] > 0:
+        if diff["low"] > 0:
             out[metric] = "better"
-        elif diff["ci_high"] < 0:
+        elif diff["high"] < 0:
             out[metric] = "worse"
         else:
             out[metric] = "tie"
@@ -733,7 +699,7 @@ def _cell(r: Mapping[str, float] | None, signed: bool = False) -> str:
     if r is None:
         return "—"
     f = "{:+.3f}" if signed else "{:.3f}"
-    return f"{f.format(r['mean'])} [{f.format(r['ci_low'])}, {f.format(r['ci_high'])}]"
+    return f"{f.format(r['value'])} [{f.format(r['low'])}, {f.format(r['high'])}]"
 
 
 def results_table(
@@ -762,9 +728,9 @@ def results_table(
                 cells.append("—")
                 continue
             mark = "tie"
-            if d["ci_low"] > 0:
+            if d["low"] > 0:
                 mark = "**better**"
-            elif d["ci_high"] < 0:
+            elif d["high"] < 0:
                 mark = "**worse**"
             cells.append(f"{_cell(d, signed=True)} {mark}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")

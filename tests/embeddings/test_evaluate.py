@@ -20,13 +20,14 @@ from llmrec.embeddings.userqa import answer
 
 def test_bootstrap_of_a_constant_and_of_a_paired_difference():
     ones = Samples("mean", np.ones(50))
-    assert bootstrap(ones, 200, 0) == {"mean": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    const = bootstrap(ones, 200, 0)
+    assert (const["value"], const["low"], const["high"], const["n"]) == (1.0, 1.0, 1.0, 50)
     half = Samples("mean", np.array([1.0, 0.0] * 25))
     diff = bootstrap(ones, 200, 0, baseline=half)
-    assert diff["mean"] == 0.5 and diff["ci_low"] < 0.5 < diff["ci_high"]
+    assert diff["value"] == 0.5 and diff["low"] < 0.5 < diff["high"]
     f1 = Samples("macro_f1", (np.array(["a", "b", "a", "b"]), np.array(["a", "b", "b", "b"])))
     # per class F1: a = 2*1*0.5/(1.5) = 0.667, b = 2*(2/3)*1/(5/3) = 0.8 -> macro 0.7333
-    assert bootstrap(f1, 0, 0)["mean"] == pytest.approx(0.7333, abs=1e-4)
+    assert bootstrap(f1, 0, 0)["value"] == pytest.approx(0.7333, abs=1e-4)
 
 
 def test_neighbour_change_and_zero_shot():
@@ -56,17 +57,17 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
     noise = rng.normal(size=(len(users), dim)).astype(np.float32)
     blind = Method("blind", lambda ins: noise, texts, item_vecs, instructed=False)
     result = evaluate_methods([blind, oracle], split, users, n_boot=20, baseline="blind")
-    assert result["methods"]["oracle"]["recall@10"]["mean"] == 1.0
-    assert result["methods"]["oracle"]["ndcg@10"]["mean"] == 1.0
-    assert result["methods"]["blind"]["recall@10"]["mean"] < 0.2
-    assert result["vs_baseline"]["oracle"]["recall@10"]["mean"] > 0.8
+    assert result["methods"]["oracle"]["recall@10"]["value"] == 1.0
+    assert result["methods"]["oracle"]["ndcg@10"]["value"] == 1.0
+    assert result["methods"]["blind"]["recall@10"]["value"] < 0.2
+    assert result["vs_baseline"]["oracle"]["recall@10"]["value"] > 0.8
     # not instruction-aware: the neighbours cannot change with the instruction
-    assert result["methods"]["oracle"]["neighbour_change_gender"]["mean"] == 0.0
+    assert result["methods"]["oracle"]["neighbour_change_gender"]["value"] == 0.0
     assert 0.0 <= result["majority"]["gender"] <= 1.0
     # accuracy minus always answering the most frequent gender, per user and paired
-    zs = result["methods"]["oracle"]["zeroshot_gender_accuracy"]["mean"]
+    zs = result["methods"]["oracle"]["zeroshot_gender_accuracy"]["value"]
     vs = result["vs_majority"]["oracle"]["zeroshot_gender_accuracy"]
-    assert vs["mean"] == pytest.approx(zs - result["majority"]["gender"], abs=2e-4)
+    assert vs["value"] == pytest.approx(zs - result["majority"]["gender"], abs=2e-4)
     assert "| recall@10 | " in results_table(result)
     assert answer("gender", "female") == "This user is female."
 
@@ -74,7 +75,7 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
 def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
     from llmrec.embeddings.evaluate import verdict
 
-    cell = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    cell = {"value": 0.5, "low": 0.4, "high": 0.6}
     result = {
         "methods": {
             "base": {"a": cell, "b": cell, "c": cell},
@@ -82,9 +83,9 @@ def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
         },
         "vs_baseline": {
             "trained": {
-                "a": {"mean": 0.05, "ci_low": 0.01, "ci_high": 0.09},
-                "b": {"mean": -0.05, "ci_low": -0.09, "ci_high": -0.01},
-                "c": {"mean": 0.01, "ci_low": -0.02, "ci_high": 0.04},
+                "a": {"value": 0.05, "low": 0.01, "high": 0.09},
+                "b": {"value": -0.05, "low": -0.09, "high": -0.01},
+                "c": {"value": 0.01, "low": -0.02, "high": 0.04},
             }
         },
     }
@@ -157,18 +158,6 @@ def test_balanced_accuracy_matches_scikit_learn():
         assert balanced_accuracy(y, p) == pytest.approx(balanced_accuracy_score(y, p))
 
 
-def test_target_ranks_are_pessimistic_and_skip_excluded_items():
-    from llmrec.embeddings.evaluate import candidate_ranks, target_ranks
-
-    scores = np.array([[0.9, 0.5, 0.5, 0.1], [0.2, 0.3, 0.4, 0.5]])
-    excluded = np.array([[True, False, False, False], [False, False, False, True]])
-    # row 0: target 1 ties with item 2 (counted ahead), item 0 excluded -> rank 2
-    # row 1: target 0 is last among 3 non-excluded items -> rank 3
-    assert target_ranks(scores, np.array([1, 0]), excluded).tolist() == [[2.0], [3.0]]
-    assert target_ranks(scores, np.array([1, 0])).tolist() == [[3.0], [4.0]]
-    assert candidate_ranks(scores, np.array([[1, 3, 0], [3, 0, 1]])).tolist() == [[2.0], [1.0]]
-
-
 def test_majority_and_ranker_rows_sit_beside_the_methods(ml100k_split):
     split = ml100k_split
     _, users = user_partition(split.train.active_users(), 0.5, 0)
@@ -197,12 +186,12 @@ def test_majority_and_ranker_rows_sit_beside_the_methods(ml100k_split):
         popmatched=np.c_[targets, others],
     )
     rows = result["methods"]
-    assert rows["oracle_ranker"]["recall@10"]["mean"] == 1.0
-    assert rows["oracle_ranker"]["pm_recall@10"]["mean"] == 1.0
+    assert rows["oracle_ranker"]["recall@10"]["value"] == 1.0
+    assert rows["oracle_ranker"]["pm_recall@10"]["value"] == 1.0
     assert "probe_gender_accuracy" not in rows["oracle_ranker"]
     # the majority row: balanced accuracy 1/K whatever the class frequencies
-    assert rows["majority"]["probe_gender_balanced_accuracy"]["mean"] == 0.5
-    assert rows["majority"]["zeroshot_age_band_balanced_accuracy"]["mean"] == 0.25
+    assert rows["majority"]["probe_gender_balanced_accuracy"]["value"] == 0.5
+    assert rows["majority"]["zeroshot_age_band_balanced_accuracy"]["value"] == 0.25
     assert "recall@10" not in rows["majority"]
     # paired differences against the ranker on retrieval only, against majority on classes
     assert set(result["vs"]["oracle_ranker"]["blind"]) == {
