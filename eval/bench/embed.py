@@ -100,7 +100,6 @@ def main() -> None:
         # the residual model takes the same (cached) item embeddings
         residual.use_item_table(big.items, encoder.encode_items(big.items, cache_dir=cache))
 
-
     # Interleaved chunks, alternating which side goes first, so that load changes on a shared
     # machine hit both sides alike.
     t_plain = t_ours = t_residual = 0.0

@@ -81,6 +81,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=99,
         help="popularity-matched negatives per test item for the pm_* metrics (0: none)",
     )
+    ev.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache of a residual model's text embeddings (heads sharing a frozen text encoder)",
+    )
     ev.add_argument("--out", default="results.json", help="where to write results.json")
     ev.set_defaults(func=_eval)
 
@@ -166,6 +171,7 @@ def _eval(args: argparse.Namespace) -> int:
         methods=args.methods,
         rankers=retrieval_baselines(args.baselines),
         popmatched_negatives=args.popmatched_negatives,
+        cache_dir=args.cache_dir,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -511,6 +511,7 @@ def evaluate_embeddings(
     methods: Sequence[str] | None = None,
     rankers: Mapping[str, Callable[[Any, list[str]], np.ndarray]] | None = None,
     popmatched_negatives: int = 99,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """The ``llmrec embed eval`` run: baselines (and a trained encoder) on one dataset.
 
@@ -529,6 +530,9 @@ def evaluate_embeddings(
             :mod:`llmrec.evaluation.recommenders`, a layer this one may not import).
         popmatched_negatives: Popularity-matched negatives per test item for ``pm_*`` metrics
             (:func:`llmrec.data.sampling.popularity_matched_negatives`); 0 for none.
+        cache_dir: Cache of a residual model's text embeddings (two heads trained on one
+            frozen text encoder then share them; see
+            :class:`~llmrec.embeddings.residual.ResidualUserModel`).
 
     Returns:
         The :func:`evaluate_methods` result plus ``config``, ``verdict``, ``table`` (markdown)
@@ -600,7 +604,7 @@ def evaluate_embeddings(
         )
     if trained:
         if is_residual(trained):
-            model = ResidualUserModel.load(trained, device=device, **kwargs)
+            model = ResidualUserModel.load(trained, device=device, cache_dir=cache_dir, **kwargs)
             if model.tower.fingerprint() == base_encoder.fingerprint():
                 model.use_item_table(split.train.items, item_table)  # same weights: reuse
             texts = withheld(model.encoder)

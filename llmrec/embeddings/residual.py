@@ -86,15 +86,21 @@ class ResidualUserModel:
             :class:`~llmrec.embeddings.encoder.UserEncoder`.
         tower: The frozen encoder of items and answers (and of the history mean).
         head: The :class:`ResidualHead` ``W``.
+        cache_dir: Folder for the text side's embeddings, keyed by the text encoder's weights,
+            the instruction and the texts: models that share a text encoder (several heads
+            trained on one frozen encoder) then encode each user text once.
     """
 
-    def __init__(self, encoder: Any, tower: Any, head: ResidualHead) -> None:
+    def __init__(
+        self, encoder: Any, tower: Any, head: ResidualHead, cache_dir: str | Path | None = None
+    ) -> None:
         if encoder.dim != tower.dim or head.dim != tower.dim:
             raise ValueError(
                 f"encoder ({encoder.dim}), tower ({tower.dim}) and head ({head.dim}) "
                 "must share one embedding size"
             )
         self.encoder, self.tower, self.head = encoder, tower, head
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._items: dict[str, EmbeddingTable] = {}
 
     @property
@@ -113,7 +119,11 @@ class ResidualUserModel:
 
     @classmethod
     def load(
-        cls, folder: str | Path, device: str | None = None, **kwargs: Any
+        cls,
+        folder: str | Path,
+        device: str | None = None,
+        cache_dir: str | Path | None = None,
+        **kwargs: Any,
     ) -> ResidualUserModel:
         """Load a folder written by :meth:`save`; ``kwargs`` go to the text encoder."""
         from llmrec.embeddings.encoder import UserEncoder
@@ -125,7 +135,7 @@ class ResidualUserModel:
         encoder = UserEncoder.load(folder, device=device, **kwargs)
         tower = UserEncoder.load(folder / TOWER_FOLDER, device=device)
         head = ResidualHead.load(folder, int(config["dim"]))
-        return cls(encoder, tower, head)
+        return cls(encoder, tower, head, cache_dir)
 
     # -- encoding -------------------------------------------------------------------------
     def encode_items(self, items: Mapping[str, Item] | Sequence[Item]) -> EmbeddingTable:
@@ -169,11 +179,29 @@ class ResidualUserModel:
             texts: Per-source user texts (``encoder.user_texts``).
             instruction: One instruction, one per user, or ``None``.
         """
-        text = self.encoder.encode_sources(texts, instruction)  # (n, dim)
+        text = self._text(texts, instruction)  # (n, dim)
         with torch.inference_mode():
             user = self.head(torch.from_numpy(means).float(), torch.from_numpy(text))
             user = nn.functional.normalize(user, dim=-1)  # (n, dim)
         return user.numpy().astype(np.float32)
+
+    def _text(
+        self, texts: Mapping[str, Sequence[str]], instruction: str | Sequence[str] | None
+    ) -> np.ndarray:
+        """``f(instruction, texts)``, from ``cache_dir`` when an identical call was cached."""
+        if self.cache_dir is None:
+            return self.encoder.encode_sources(texts, instruction)
+        import hashlib
+
+        digest = hashlib.sha256(self.encoder.fingerprint().encode())
+        digest.update(json.dumps([instruction, {k: list(v) for k, v in texts.items()}]).encode())
+        path = self.cache_dir / f"text-{digest.hexdigest()[:24]}.npy"
+        if path.is_file():
+            return np.load(path)
+        vectors = self.encoder.encode_sources(texts, instruction)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+        return vectors
 
     def encode_users(
         self,
