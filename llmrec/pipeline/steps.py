@@ -279,7 +279,7 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
         sys.executable,
         str(RECIPES / "embed.py"),
         "--config",
-        str(RECIPES / "minilm" / "embed" / "config_bank.yaml"),
+        str(RECIPES / "minilm" / "embed" / "config_residual.yaml"),
         "--dataset",
         ctx.config.data.name,
         "--model_name_or_path",

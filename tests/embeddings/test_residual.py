@@ -149,3 +149,22 @@ def test_hard_negatives_keep_the_popularity_decile_and_avoid_the_history(ml100k_
     # every negative from the positive's decile (the sampler falls back to a neighbour decile
     # only when a user has seen nearly all of it, which these users have not)
     assert matched == total
+
+
+def test_text_cache_is_shared_by_heads_on_one_encoder(untrained, ml100k_split, tmp_path):
+    train = ml100k_split.train
+    users = train.active_users()[:8]
+    first = ResidualUserModel(untrained.encoder, untrained.tower, ResidualHead(untrained.dim), tmp_path)
+    means = first.history_means(train, users)
+    texts = first.encoder.user_texts(train, users)
+    a = first.combine(means, texts, question("gender"))
+    assert len(list(tmp_path.glob("text-*.npy"))) == 1
+
+    class Refuses:  # a second head on the same encoder must not encode again
+        def __getattr__(self, name):
+            if name == "encode_sources":
+                raise AssertionError("encoded again")
+            return getattr(untrained.encoder, name)
+
+    second = ResidualUserModel(Refuses(), untrained.tower, ResidualHead(untrained.dim), tmp_path)
+    np.testing.assert_array_equal(second.combine(means, texts, question("gender")), a)
