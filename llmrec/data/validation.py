@@ -515,7 +515,8 @@ class LoadReport:
         plausible = lambda v: (v >= low).all() and (v <= high).all()  # noqa: E731
         if plausible(known):
             return ts
-        if unit == "s" and (known > high).all() and plausible(known / 1000.0):
+        # 1e11 s is the year 5138: beyond any ISO date a file would hold, so these are numbers.
+        if unit == "s" and (known > max(high, 1e11)).all() and plausible(known / 1000.0):
             factor, said, real = 1 / 1000.0, "seconds", "milliseconds"
         elif unit == "ms" and (known < 1e8).all() and plausible(known * 1000.0):
             factor, said, real = 1000.0, "milliseconds", "seconds"

@@ -35,6 +35,10 @@ def detect_format(path: Path) -> str:
 
     if path.is_file() and (path.suffix == ".inter" or path.name in ("u.data", "ratings.dat")):
         return detect_format(path.parent)
+    if path.is_dir() and table_kind(path) is not None:
+        from llmrec.data.errors import DataFormatError
+
+        raise DataFormatError(path, None, None, "is a directory; expected a table file")
     if path.is_dir():
         if any(path.glob("*.inter")):
             return "recbole"

@@ -388,8 +388,9 @@ def _fast_ids(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     is_str, _, _ = _kinds(s)
     if is_str.any():
         out[is_str] = s[is_str].astype(str).str.strip().to_numpy()
-    types = s.map(type)
-    is_int = types.isin([int, np.int64, np.int32]).to_numpy()
+    is_int = np.zeros(len(s), bool)
+    if s.dtype == object and len(s):
+        is_int = s.map(type).isin([int, np.int64, np.int32]).to_numpy()
     if is_int.any():
         out[is_int] = s[is_int].map(str).to_numpy()
     slow = ~(is_str | is_int) | out.isna().to_numpy() | (out == "").to_numpy()
