@@ -127,7 +127,7 @@ def open_binary(path: Path, report: LoadReport | None = None):
 
 def _raw_lines(path: Path, report: LoadReport | None) -> Iterator[bytes]:
     """Lines of bytes; a truncated or corrupt gzip stream becomes a DataFormatError."""
-    line_no = 0
+    line_no, raw = 0, b"\n"
     try:
         with open_binary(path, report) as handle:
             for line_no, raw in enumerate(handle, start=1):  # noqa: B007
@@ -136,6 +136,8 @@ def _raw_lines(path: Path, report: LoadReport | None) -> Iterator[bytes]:
         raise DataFormatError(
             path, line_no + 1, None, f"the gzip stream is truncated or corrupt ({err})"
         ) from err
+    if report is not None and line_no > 1 and not raw.endswith(b"\n") and raw.strip():
+        report.note(f"{path}: the last line ({line_no}) has no line end; was the file cut short?")
 
 
 def text_lines(

@@ -72,22 +72,27 @@ def table_kind(path: Path) -> str | None:
     return None
 
 
-def _parquet(path: Path, columns: list[str] | None = None):
-    """A Parquet table, or a DataFormatError saying why it cannot be read."""
+def _parquet(path: Path, columns: list[str] | None = None, as_rows: bool = False):
+    """A Parquet file as a frame (or a list of row dicts), or a DataFormatError saying why not.
+
+    A damaged file can fail while reading or while converting (its pandas metadata), so both
+    happen here.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     require_file(path, "Parquet")
     try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowException, OSError) as err:
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)  # a damaged page can hold invalid UTF-8 that reads fine
+        return table.to_pylist() if as_rows else table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError) as err:
         hint = " (the file is gzip-compressed; Parquet compresses inside, so gunzip it)"
         raise DataFormatError(
             path,
             None,
             None,
             f"is not a readable Parquet file ({err}){hint if is_gzip(path) else ''}",
-            "schema",
         ) from err
 
 
@@ -98,8 +103,8 @@ def _parquet_names(path: Path) -> list[str]:
     require_file(path, "Parquet")
     try:
         return pq.read_schema(path).names
-    except (pa.ArrowException, OSError):
-        return _parquet(path).column_names  # raises with the reason
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError):
+        return list(_parquet(path).columns)  # raises with the reason
 
 
 def read_records(
@@ -113,9 +118,9 @@ def read_records(
     if kind == "jsonl":
         return None, read_jsonl(path, bad, encoding)
     if kind == "parquet":
-        table = _parquet(path)
-        names = table.column_names
-        return names, ((k + 1, rec) for k, rec in enumerate(table.to_pylist()))
+        names = _parquet_names(path)
+        rows = _parquet(path, as_rows=True)
+        return names, ((k + 1, rec) for k, rec in enumerate(rows))
     raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
 
 
@@ -150,7 +155,7 @@ def read_columns(
         names_in_file = _parquet_names(path)
 
         def collect_parquet(names: list[str]):
-            frame = _parquet(path, names).to_pandas()
+            frame = _parquet(path, names)
             lines = np.arange(1, len(frame) + 1, dtype=np.int64)
             return lines, {n: frame[n] for n in names}
 
