@@ -259,7 +259,9 @@ def check_model_name(name: str, probe_timeout: float = 3.0) -> None:
         validate_repo_id(name)
     except HFValidationError:
         reasons.append("not a valid Hugging Face hub id")
-        raise ModelNotFoundError(f"model {name!r} resolves to nothing: " + "; ".join(reasons))
+        raise ModelNotFoundError(
+            f"model {name!r} resolves to nothing: " + "; ".join(reasons)
+        ) from None
     if _in_hub_cache(name):
         return
     from huggingface_hub import constants

@@ -41,7 +41,9 @@ def _add_loader_flags(command: argparse.ArgumentParser) -> None:
         "actions: error, skip, fix, keep; classes: see llmrec.data.validation.FINDINGS)",
     )
     command.add_argument(
-        "--rating-scale", metavar="LOW,HIGH[,STEP]", help="the ratings' scale, e.g. 1,5 or 0.5,5,0.5"
+        "--rating-scale",
+        metavar="LOW,HIGH[,STEP]",
+        help="the ratings' scale, e.g. 1,5 or 0.5,5,0.5",
     )
     command.add_argument(
         "--timestamp-unit", choices=("s", "ms"), help="unit of numeric timestamps in a table"

@@ -513,9 +513,8 @@ class LoadReport:
         low = self.policy.timestamp_min
         high = self.policy.timestamp_max or self.started + 86400.0
         plausible = lambda v: (v >= low).all() and (v <= high).all()  # noqa: E731
-        if plausible(known):
-            return ts
         # 1e11 s is the year 5138: beyond any ISO date a file would hold, so these are numbers.
+        # Read as milliseconds, seconds since 2000 fall in January 1970 (below 1e8 s, 1973).
         if unit == "s" and (known > max(high, 1e11)).all() and plausible(known / 1000.0):
             factor, said, real = 1 / 1000.0, "seconds", "milliseconds"
         elif unit == "ms" and (known < 1e8).all() and plausible(known * 1000.0):

@@ -100,7 +100,9 @@ def write_format(fmt: str, folder: Path) -> Case:
         _lines(folder / "u.user", [f"{u}|{a}|{g}|other|0000{u}" for u, (a, g) in USERS.items()])
         files = {"interactions": folder / "u.data", "items": folder / "u.item"}
         files["users"] = folder / "u.user"
-        return Case(fmt, folder, files, lambda **o: load_dataset(folder, **o), sep=_seps(files, "\t|"))
+        return Case(
+            fmt, folder, files, lambda **o: load_dataset(folder, **o), sep=_seps(files, "\t|")
+        )
     if fmt == "ml-1m":
         _lines(folder / "ratings.dat", [f"{u}::{i}::{r}::{t}" for u, i, r, t in ROWS])
         _lines(
@@ -113,7 +115,9 @@ def write_format(fmt: str, folder: Path) -> Case:
             "items": folder / "movies.dat",
             "users": folder / "users.dat",
         }
-        return Case(fmt, folder, files, lambda **o: load_dataset(folder, **o), sep=_seps(files, "::"))
+        return Case(
+            fmt, folder, files, lambda **o: load_dataset(folder, **o), sep=_seps(files, "::")
+        )
     if fmt == "ml-csv":
         _lines(
             folder / "ratings.csv",
@@ -205,7 +209,9 @@ def _table(fmt: str, folder: Path) -> Case:
         [(i, t, y, g) for i, (t, y, g) in ITEMS.items()],
         columns=["item_id", "title", "year", "genres"],
     )
-    users = pd.DataFrame([(u, a, g) for u, (a, g) in USERS.items()], columns=["user_id", "age", "gender"])
+    users = pd.DataFrame(
+        [(u, a, g) for u, (a, g) in USERS.items()], columns=["user_id", "age", "gender"]
+    )
     suffix = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet"}[fmt]
     files = {role: folder / f"{role}{suffix}" for role in ("interactions", "items", "users")}
     for role, frame in zip(files, (inter, items, users)):
@@ -222,7 +228,9 @@ def _table(fmt: str, folder: Path) -> Case:
     sep = {role: {"csv": ",", "tsv": "\t"}.get(fmt, "") for role in files}
 
     def load(**options):
-        return load_table(files["interactions"], items=files["items"], users=files["users"], **options)
+        return load_table(
+            files["interactions"], items=files["items"], users=files["users"], **options
+        )
 
     return Case(fmt, folder, files, load, header, sep)
 

@@ -48,8 +48,7 @@ def test_skip_reports_how_many_and_why(tmp_path, caplog):
     assert report.skipped == 4 and report.by_class() == {"schema": {"skip-and-report": 4}}
     examples = report.examples["schema"]
     assert any(
-        ":4: field 'timestamp' has 3 fields, expected 4: missing 'timestamp'" in e
-        for e in examples
+        ":4: field 'timestamp' has 3 fields, expected 4: missing 'timestamp'" in e for e in examples
     )
     assert any("field 'item_id' expected a non-empty id" in e for e in examples)
     assert any(

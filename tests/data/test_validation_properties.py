@@ -58,7 +58,12 @@ JSON_GARBAGE = st.one_of(
     st.text(max_size=6),
 )
 POLICIES = st.sampled_from(
-    [{}, {"on_error": "skip"}, {"collect_errors": True}, {"on_error": "skip", "unknown_items": "add"}]
+    [
+        {},
+        {"on_error": "skip"},
+        {"collect_errors": True},
+        {"on_error": "skip", "unknown_items": "add"},
+    ]
 )
 
 
@@ -117,7 +122,9 @@ def _break_text(case, role: str, kind: str, data) -> None:
         lines = lines[:first]
     text = "".join(line + "\n" for line in lines)
     if kind == "latin1":
-        body = text.replace("é", "\xe9").encode("latin-1", errors="replace") + "é\n".encode("latin-1")
+        body = text.replace("é", "\xe9").encode("latin-1", errors="replace") + "é\n".encode(
+            "latin-1"
+        )
     elif kind == "bom":
         body = b"\xef\xbb\xbf" + text.encode("utf-8")
     elif kind == "utf16":
@@ -203,7 +210,18 @@ def _run(formats, fmt: str, data) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-FORMAT_NAMES = ("ml-100k", "ml-1m", "ml-csv", "recbole", "amazon", "csv", "tsv", "jsonl", "parquet", "hf")
+FORMAT_NAMES = (
+    "ml-100k",
+    "ml-1m",
+    "ml-csv",
+    "recbole",
+    "amazon",
+    "csv",
+    "tsv",
+    "jsonl",
+    "parquet",
+    "hf",
+)
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)

@@ -207,7 +207,7 @@ def make_report(
 
 
 def field_count_error(
-    path: Path, line: int, got: int, names: Sequence[str], sep: str | None = None
+    path: Path, line: int, got: int, names: Sequence[str], sep: str | None = None, note: str = ""
 ) -> DataFormatError:
     """ "has 3 fields, expected 4: missing 'timestamp'" (the field named where columns are known)."""
     kind = f"{sep!r}-separated fields" if sep else "fields"
@@ -219,9 +219,8 @@ def field_count_error(
     else:
         detail = f"{got - expected} more than the columns {list(names)}"
         field_name = None
-    return DataFormatError(
-        path, line, field_name, f"has {got} {kind}, expected {expected}: {detail}", "schema"
-    )
+    message = f"has {got} {kind}, expected {expected}: {detail}" + (f"; {note}" if note else "")
+    return DataFormatError(path, line, field_name, message, "schema")
 
 
 def _blank(value: Any) -> bool:

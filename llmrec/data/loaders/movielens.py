@@ -31,9 +31,9 @@ import numpy as np
 from llmrec.data.errors import DataFormatError
 from llmrec.data.loaders.common import (
     BOM,
-    GZIP_MAGIC,
     assemble,
     field_count_error,
+    is_gzip,
     make_report,
     no_gc,
     open_binary,
@@ -116,7 +116,16 @@ HALF_STARS = RatingScale(0.5, 5, 0.5)
 def is_movielens(folder: Path) -> bool:
     if present(folder / "u.data") or present(folder / "ratings.dat"):
         return True
-    return present(folder / "ratings.csv") and present(folder / "movies.csv")
+    ratings = folder / "ratings.csv"
+    if not present(ratings):
+        return False
+    if present(folder / "movies.csv"):
+        return True
+    try:  # without movies.csv, the header says it (and the loader reports the missing file)
+        with open_binary(ratings) as handle:
+            return handle.readline().lstrip(BOM.encode()).startswith(b"userId,movieId")
+    except (OSError, DataFormatError):
+        return False
 
 
 def split_title(title: str) -> tuple[str, int | None]:
@@ -252,9 +261,11 @@ def _fast_ratings(path: Path, sep: str) -> dict | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    if is_gzip(path):
+        return None  # the exact reader reads (and reports) gzip under a plain name
     with open_binary(path) as handle:
         data = handle.read()
-    if data.startswith(BOM.encode()) or data.startswith(GZIP_MAGIC) or b"\r" in data:
+    if data.startswith(BOM.encode()) or b"\r" in data:
         return None  # the exact reader handles (and reports) these
     if sep != "\t":
         data = data.replace(sep.encode(), b"\t")

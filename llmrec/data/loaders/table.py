@@ -246,7 +246,12 @@ def _read_delimited(path: Path, bad: LoadReport, sep: str, encoding: str):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(header):
-                bad.handle(field_count_error(path, start, len(row), header))
+                spans = reader.line_num > start  # a quote left open swallows the lines after it
+                note = (
+                    f"the record runs from line {start} to line {reader.line_num} (a stray quote?)"
+                )
+                err = field_count_error(path, start, len(row), header, note=note if spans else "")
+                bad.handle(err)
                 continue
             yield start, row
 
