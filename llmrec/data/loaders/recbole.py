@@ -160,7 +160,7 @@ def _load_users(user_path: Path, bad: LoadReport) -> dict[str, User]:
             bad.handle(DataFormatError(user_path, line_no, "user_id", "expected a non-empty id"))
             continue
         if "age" in rec:
-            with contextlib.suppress(TypeError, ValueError):
+            with contextlib.suppress(TypeError, ValueError, OverflowError):  # age stays as given
                 rec["age"] = int(float(rec["age"]))
         users.add(uid, User(uid, rec), line_no, "user_id")
     return users.rows
