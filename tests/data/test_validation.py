@@ -163,7 +163,7 @@ def test_skipping_everything_refuses_and_says_why(formats, tmp_path):
     with pytest.raises(DataFormatError) as info:
         case.load(on_error="skip")
     assert "has no interactions left after validation" in str(info.value)
-    assert "schema: 12 skip-and-report" in str(info.value)
+    assert "findings: schema: 12 skip-and-report" in str(info.value)
     assert info.value.report.examples["schema"][0].endswith("expected a number, got 'lots'")
 
 
@@ -445,9 +445,16 @@ def test_recbole_year_that_is_not_a_year_is_kept_and_noted(formats, tmp_path):
     assert "1 items have a release_year that is not a whole year" in ds.load_report.notes[0]
 
 
-def test_shared_corpus_and_real_ml100k_are_clean(ml100k):
+def test_real_ml100k_is_clean_on_its_scale(ml100k):
     report = ml100k.load_report
     assert report.errors == 0 and report.skipped == 0
+    assert report.policy.rating_scale == RatingScale(1, 5, 1)
+    if "u.data" not in next(iter(report.kept)):  # the RecBole copy: item 267's year "unkonwn"
+        assert report.notes == [
+            "ml-100k.item: 2 items have a release_year that is not a whole year; kept as given "
+            "in attributes['release_year']"
+        ]
+        assert ml100k.items["267"].attributes["release_year"] == "unkonwn"
     kept = report.kept[next(iter(report.kept))]
     assert kept == 100000
 

@@ -660,7 +660,7 @@ def assemble(
 
 def _nothing(path: Path, report: LoadReport, what: str) -> None:
     """Zero interactions is an error, never a result; the message says what was dropped."""
-    dropped = f"; dropped: {report.summary()}" if report.counts else ""
+    dropped = f"; findings: {report.summary()}" if report.counts else ""
     err = DataFormatError(path, None, None, f"{what}; a dataset needs interactions{dropped}")
     err.finding = "empty"
     err.report = report

@@ -174,7 +174,11 @@ def _hf_items(items, where: Path, bad) -> dict[str, Item]:
             if isinstance(genres, str) or not isinstance(genres, (list, tuple)):
                 raise DataFormatError(where, row, "genres", "expected a list of strings")
             year = rec.get("year")
-            if year is not None and not isinstance(year, int):
+            if isinstance(year, float) and year.is_integer():
+                year = int(year)  # a year column with gaps arrives as floats
+            elif isinstance(year, float) and year != year:
+                year = None
+            if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
                 raise DataFormatError(where, row, "year", f"expected an integer, got {year!r}")
         except DataFormatError as err:
             bad.handle(err)
