@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ FINDINGS: Mapping[str, FindingClass] = MappingProxyType(
             ERROR,
             (ERROR, SKIP),
             "a timestamp before the minimum (default 1970-01-01) or after the maximum "
-            "(default: one day after the load)",
+            "(default 2100-01-01)",
         ),
         "timestamp_unit": FindingClass(
             FIX,
@@ -129,6 +128,7 @@ FINDINGS: Mapping[str, FindingClass] = MappingProxyType(
         ),
     }
 )
+TIMESTAMP_MAX = 4_102_444_800.0  # 2100-01-01 UTC
 ROW_CLASSES = ("schema", "missing_value", "rating_range", "timestamp_range", "lossy_id")
 
 
@@ -180,7 +180,9 @@ class ValidationPolicy:
             the scale a format knows (MovieLens 1..5, Amazon 1..5). Without either, ratings
             only need to be finite.
         timestamp_min: Earliest plausible time, seconds since the epoch (default 0, 1970).
-        timestamp_max: Latest plausible time; default one day after the load starts.
+        timestamp_max: Latest plausible time (default 2100-01-01). A fixed bound rather than
+            "now", so a load does not change with the clock (synthetic worlds run into 2027);
+            the year 3000 and milliseconds read as seconds are far beyond it.
 
     Example:
         >>> ValidationPolicy.from_options(on_error="skip").action("schema")
@@ -190,7 +192,7 @@ class ValidationPolicy:
     actions: Mapping[str, str] = field(default_factory=dict)
     rating_scale: RatingScale | tuple[float, ...] | None = None
     timestamp_min: float = 0.0
-    timestamp_max: float | None = None
+    timestamp_max: float = TIMESTAMP_MAX
 
     def __post_init__(self) -> None:
         resolved = {name: _action(value, name) for name, value in dict(self.actions).items()}
@@ -245,7 +247,7 @@ class ValidationPolicy:
             actions,
             rating_scale=scale or None,
             timestamp_min=base.timestamp_min if base else 0.0,
-            timestamp_max=base.timestamp_max if base else None,
+            timestamp_max=base.timestamp_max if base else TIMESTAMP_MAX,
         )
 
 
@@ -277,7 +279,6 @@ class LoadReport:
         self.examples: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.kept: dict[str, int] = {}
-        self.started = time.time()
 
     # -- recording ------------------------------------------------------------------------
     def finding(self, name: str, error: DataFormatError, n: int = 1) -> str:
@@ -450,7 +451,7 @@ class LoadReport:
         ts = frame["timestamp"].to_numpy(dtype=float)
         ts = self._fix_unit(ts, lines, path, name_of["timestamp"], timestamp_unit, drop)
         low = self.policy.timestamp_min
-        high = self.policy.timestamp_max or self.started + 86400.0
+        high = self.policy.timestamp_max
         with np.errstate(invalid="ignore"):
             off = ~np.isnan(ts) & ((ts < low) | (ts > high) | ~np.isfinite(ts)) & ~drop
         got = self.rows(
@@ -510,8 +511,7 @@ class LoadReport:
         known = ts[~np.isnan(ts) & ~drop]
         if not len(known) or not np.isfinite(known).all():
             return ts
-        low = self.policy.timestamp_min
-        high = self.policy.timestamp_max or self.started + 86400.0
+        low, high = self.policy.timestamp_min, self.policy.timestamp_max
         plausible = lambda v: (v >= low).all() and (v <= high).all()  # noqa: E731
         # 1e11 s is the year 5138: beyond any ISO date a file would hold, so these are numbers.
         # Read as milliseconds, seconds since 2000 fall in January 1970 (below 1e8 s, 1973).
