@@ -32,7 +32,15 @@ import pandas as pd
 
 from llmrec.data.errors import DataFormatError
 from llmrec.data.records import InteractionDataset, Item, User
-from llmrec.data.validation import ERROR, FIX, SKIP, LoadReport, RatingScale, ValidationPolicy
+from llmrec.data.validation import (
+    ERROR,
+    FIX,
+    SKIP,
+    LoadReport,
+    RatingScale,
+    ValidationPolicy,
+    check_domains,
+)
 
 UNKNOWN_ITEM_POLICIES = ("raise", "skip", "add")
 INTERACTION_FIELDS = ("user_id", "item_id", "timestamp", "rating", "review")
@@ -565,7 +573,8 @@ def assemble(
     fields = dict(fields or {})
     if not len(frame) and not report.dropped(path):
         _nothing(path, report, "holds no interactions (an empty file, or a header only)")
-    frame, line_arr = report.check_interactions(
+    frame, line_arr = check_domains(
+        report,
         frame,
         line_arr,
         path,
