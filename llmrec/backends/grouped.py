@@ -149,7 +149,10 @@ def shared_continuation_logprobs(
                 f"end_of_turn scoring needs an in-process transformers backend, got "
                 f"{type(backend).__name__}"
             )
-        return [np.asarray(a, dtype=np.float64) for a in backend.score_continuations(chats, continuations)]
+        return [
+            np.asarray(a, dtype=np.float64)
+            for a in backend.score_continuations(chats, continuations)
+        ]
     import torch
 
     tokenizer, device = backend.tokenizer, backend.device

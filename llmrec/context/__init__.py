@@ -14,9 +14,23 @@ Example:
     >>> AnswerScorer(backend, "1-5").score(chats).expected()  # doctest: +SKIP
 """
 
-from llmrec.context.items import ItemLike, as_item, item_fields, item_title, render_item, render_item_line
+from llmrec.context.items import (
+    ItemLike,
+    as_item,
+    item_fields,
+    item_title,
+    render_item,
+    render_item_line,
+)
 from llmrec.context.profile_files import ProfileFile, read_profile_file, read_profile_texts
-from llmrec.context.scoring import SCALES, AnswerScale, AnswerScorer, AnswerScores, answer_scale, renormalise
+from llmrec.context.scoring import (
+    SCALES,
+    AnswerScale,
+    AnswerScorer,
+    AnswerScores,
+    answer_scale,
+    renormalise,
+)
 from llmrec.context.view import SEES, UserContext
 
 __all__ = [

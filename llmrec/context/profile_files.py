@@ -69,7 +69,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not valid JSON ({err.msg}, column {err.colno})") from err
+                raise ValueError(
+                    f"{path}:{n}: not valid JSON ({err.msg}, column {err.colno})"
+                ) from err
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
             yield n, record
@@ -135,7 +137,9 @@ def read_profile_file(path: str | os.PathLike, field: str | None = None) -> Prof
             continue
         texts[user] = text
     if failed:
-        logger.warning("%s: %d of %d profiles failed and are left out", path, len(failed), len(first_line))
+        logger.warning(
+            "%s: %d of %d profiles failed and are left out", path, len(failed), len(first_line)
+        )
     return ProfileFile(path, texts, tuple(failed), chosen or "text")
 
 

@@ -204,12 +204,12 @@ class AnswerScorer:
         """
         from llmrec.backends.grouped import grouped_next_token_logprobs
 
-        labels = list(self.scale.labels)
+        labels = self.scale.labels
         if not chats:
             return AnswerScores(self.scale, np.zeros((0, len(labels))))
         with _eval_mode(self.backend):
             if self.method == "continuation":
-                rows = self.continuations(chats, [labels] * len(chats))
+                rows = self.continuations(chats, [list(labels)] * len(chats))
                 logprobs = np.vstack(rows)
             elif self.share_prefix and groups is not None:
                 logprobs = grouped_next_token_logprobs(self.backend, chats, groups, labels)
