@@ -23,7 +23,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="user sources: profile attributes history (default: the model's, else attributes history)",
     )
-    users.add_argument("--profiles", default=None, help="JSONL of {user_id, profile} records")
+    users.add_argument(
+        "--profiles",
+        default=None,
+        help="profile file: llmrec profile output or {user_id, profile} rows (JSONL or Parquet)",
+    )
     users.add_argument("--max-history-tokens", type=int, default=None)
     users.add_argument(
         "--split",
@@ -93,10 +97,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _users(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.embeddings.encoder import UserEncoder
     from llmrec.embeddings.residual import ResidualUserModel, is_residual
-    from llmrec.embeddings.train import read_profiles
 
     data = load_dataset(args.data)
     dataset = leave_one_out(data).train if args.split == "loo" else data
@@ -109,7 +113,7 @@ def _users(args: argparse.Namespace) -> int:
         encoder = ResidualUserModel.load(args.model, device=args.device, **kwargs)
     else:
         encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
-    profiles = read_profiles(args.profiles) if args.profiles else None
+    profiles = read_profile_texts(args.profiles) if args.profiles else None
     table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
     table.metadata["split"] = args.split
     print(f"{len(table)} users x {table.dim} -> {table.save(args.out)}")

@@ -154,7 +154,9 @@ def test_hard_negatives_keep_the_popularity_decile_and_avoid_the_history(ml100k_
 def test_text_cache_is_shared_by_heads_on_one_encoder(untrained, ml100k_split, tmp_path):
     train = ml100k_split.train
     users = train.active_users()[:8]
-    first = ResidualUserModel(untrained.encoder, untrained.tower, ResidualHead(untrained.dim), tmp_path)
+    first = ResidualUserModel(
+        untrained.encoder, untrained.tower, ResidualHead(untrained.dim), tmp_path
+    )
     means = first.history_means(train, users)
     texts = first.encoder.user_texts(train, users)
     a = first.combine(means, texts, question("gender"))
