@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmrec.backends.base import Backend
+from llmrec.data.sampling import sample_users
 from llmrec.judge.baselines import BASELINES, baseline_scores
 from llmrec.judge.calibration import make_calibrator
 from llmrec.judge.context import UserContext
@@ -191,7 +192,7 @@ def _pairwise_block(
     judgments = judge.compare_items(triples)
     values = win_values(judgments)
     return {
-        "accuracy": bootstrap_ci(values, n_boot=cfg.n_boot, seed=cfg.seed).to_dict(),
+        "accuracy": bootstrap_ci(values, n_resamples=cfg.n_boot, seed=cfg.seed).to_dict(),
         **summarize(judgments).to_dict(),
     }
 
@@ -256,7 +257,7 @@ def separation_table(
         out["_per_user"][name] = per_user
         out[name] = {
             "auc_per_user": bootstrap_ci(
-                per_user[~np.isnan(per_user)], n_boot=n_boot, seed=seed
+                per_user[~np.isnan(per_user)], n_resamples=n_boot, seed=seed
             ).to_dict(),
             "auc_pooled": bootstrap_ci(
                 groups, lambda r: roc_auc(r[:, 0], r[:, 1]), n_boot, seed=seed
@@ -281,14 +282,6 @@ def versus_best(
         return {"best_baseline": best}
     diff = paired_bootstrap_ci(judge_auc[ok] - b[ok], n_boot, seed=seed)
     return {"best_baseline": best, "auc_difference": diff.to_dict(), "users": int(ok.sum())}
-
-
-def sample_users(candidates: Sequence[str], n: int, seed: int) -> list[str]:
-    """``n`` users drawn without replacement (all of them when fewer), in a seeded order."""
-    rng = np.random.default_rng(seed)
-    pool = list(candidates)
-    pick = rng.permutation(len(pool))[: min(n, len(pool))]
-    return [pool[k] for k in sorted(pick)]
 
 
 def _real_data_study(

@@ -203,7 +203,7 @@ def format_table(table: Mapping[str, Any]) -> str:
         cells = []
         for m in MEASURES:
             ci = block.get(m)
-            cells.append(f"{ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" if ci else "n/a")
+            cells.append(f"{ci['value']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" if ci else "n/a")
         lines.append(
             f"{name:<18}"
             + "".join(f"{c:>26}" for c in cells)

@@ -82,7 +82,9 @@ class JudgeScriptArguments:
             raise ValueError("negatives_per_target and reserve_users must be >= 0")
         bad = [v for v in self.view_list() if v not in VIEWS]
         if bad or not self.view_list():
-            raise ValueError(f"views must be a comma-separated subset of {VIEWS}, got {self.views!r}")
+            raise ValueError(
+                f"views must be a comma-separated subset of {VIEWS}, got {self.views!r}"
+            )
 
     def view_list(self) -> list[str]:
         return [v.strip() for v in self.views.split(",") if v.strip()]
