@@ -176,6 +176,25 @@ def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dic
     )
 
 
+def check_disjoint(adapter: str, users: list[str]) -> None:
+    """Refuse to validate an adapter on users it was trained on (``judge_train_users.json``)."""
+    from pathlib import Path
+
+    from llmrec.training.judge_data import TRAIN_USERS_FILE, read_user_list
+
+    path = Path(adapter) / TRAIN_USERS_FILE
+    if not path.is_file():
+        print(f"note: {path} not found; cannot check that validation users are unseen")
+        return
+    seen = set(read_user_list(path))
+    overlap = [u for u in users if u in seen]
+    if overlap:
+        raise ValueError(
+            f"{path}: the adapter was trained on {len(overlap)} of the validation users "
+            f"(e.g. {overlap[:5]}); pick other users (--seed) or retrain with them reserved"
+        )
+
+
 def facts_profiles(train, users: list[str]) -> dict[str, str]:
     """The grounded facts of each user as profile text (deterministic, no model call)."""
     from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
@@ -243,6 +262,8 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
         users = sample_users(eligible, cfg.users, cfg.seed)
+    if args.adapter:
+        check_disjoint(args.adapter, users)
     needs_profiles = any(v in ("profile", "both") for v in views)
     profiles = _profiles(args, backend, split, users) if needs_profiles else {}
     if synthetic:

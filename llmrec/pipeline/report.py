@@ -35,8 +35,11 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right;vertical-align:t
 th{background:#f6f8fa}th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 pre{background:#f6f8fa;padding:10px;overflow-x:auto;font-size:12px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:18px;border:1px solid #d0d7de;
-border-radius:6px;padding:10px 14px;margin:12px 0}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:18px;
+border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:12px 0}
+.pair>div{min-width:0;overflow-wrap:anywhere}
+.pair p,.pair pre{max-height:22em;overflow:auto;overflow-wrap:anywhere}
+.pair pre{white-space:pre-wrap}
 .pair h4{margin:4px 0}.pair ol{margin:0;padding-left:20px;font-size:13px}
 .muted{color:#57606a;font-size:13px}
 """

@@ -109,7 +109,9 @@ def rating_label(rating: float | None) -> str:
 
 def read_user_list(path: str | os.PathLike) -> list[str]:
     """Users from a JSON list or a file with one id a line."""
-    text = open(path, encoding="utf-8").read().strip()
+    from pathlib import Path
+
+    text = Path(path).read_text(encoding="utf-8").strip()
     if not text:
         return []
     if text.startswith("["):
