@@ -126,7 +126,13 @@ class ProfileBuilder:
         """Each user's view under the strategy (from ``dataset``'s interactions only)."""
         views = []
         strategy = self.strategy.bind(dataset)
-        self._vocab = tuple(getattr(strategy, "base", None) or ())
+        if self.grounded:
+            from llmrec.profiles.facts import item_values
+
+            attribute = getattr(strategy, "attribute", "genres")
+            self._vocab = tuple(
+                sorted({v for it in dataset.items.values() for v in item_values(it, attribute)})
+            )
         for uid in user_ids:
             entries = history_entries(dataset, str(uid))
             lines = render_lines(entries, self.line_template)
