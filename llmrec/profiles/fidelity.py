@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from llmrec.data.records import InteractionDataset
-from llmrec.metrics.stats import paired_bootstrap_ci
+from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
 from llmrec.profiles.facts import FactsConfig, base_shares, item_values, user_facts
 from llmrec.profiles.mentions import INFLECTIONS, genre_mentions, polar_mentions  # noqa: F401
 from llmrec.profiles.schema import ProfileRecord
@@ -166,17 +166,20 @@ def fidelity_table(
     gold: Mapping[str, Gold],
     n_resamples: int = 1000,
     seed: int = 0,
+    reference: str = "count",
 ) -> dict[str, Any]:
     """Every measure of every system with paired bootstrap CIs over the users where defined.
 
     Returns:
         ``{"users": n, "users_per_measure": {m: n_m}, "systems": {name: {m: ci_dict}},
+        "minus_count": {name: {m: ci of the paired difference to reference}},
         "named_liked": {name: mean count}}``.
     """
     if not gold:
         raise ValueError("fidelity_table: no user has gold to score against")
     values = {name: per_user(stated, gold) for name, stated in systems.items()}
     out: dict[str, Any] = {"users": len(gold), "users_per_measure": {}, "systems": {}}
+    out["minus_" + reference] = {}
     for name in systems:
         out["systems"][name] = {}
     for m in MEASURES:
@@ -189,6 +192,13 @@ def fidelity_table(
         )
         for name, ci in cis.items():
             out["systems"][name][m] = ci.to_dict()
+        if reference in values:
+            for name, v in values.items():
+                if name != reference:
+                    diff = paired_difference_ci(
+                        v[m][defined], values[reference][m][defined], n_resamples, seed=seed
+                    )
+                    out["minus_" + reference].setdefault(name, {})[m] = diff.to_dict()
     out["named_liked"] = {
         name: float(np.mean([len(stated[u][0]) for u in gold])) for name, stated in systems.items()
     }
@@ -209,6 +219,14 @@ def format_table(table: Mapping[str, Any]) -> str:
             + "".join(f"{c:>26}" for c in cells)
             + f"{table['named_liked'][name]:>8.2f}"
         )
+    for name, block in table.get("minus_count", {}).items():
+        cells = []
+        for m in MEASURES:
+            ci = block.get(m)
+            cells.append(
+                f"{ci['value']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "n/a"
+            )
+        lines.append(f"{name + ' - count':<18}" + "".join(f"{c:>26}" for c in cells))
     users = ", ".join(f"{m} {n}" for m, n in table["users_per_measure"].items())
     lines.append(f"users per measure: {users}")
     return "\n".join(lines)
