@@ -46,6 +46,7 @@ DEFAULT_MAX_NEW_TOKENS = {"free": 160, "structured": 224}
 # Sentences the model writes from the facts: the whole free-text profile, or the structured
 # profile's summary (its other fields come from the facts).
 GROUNDED_SENTENCES = {"free": 4, "structured": 2}
+GROUNDED_MAX_NEW_TOKENS = {"free": 128, "structured": 96}
 # Mild CTRL-style penalty: with greedy decoding and no penalty SmolLM2 loops on a share of
 # users (docs/profiles.md, "Generation hygiene"); loops that still happen are cut.
 DEFAULT_REPETITION_PENALTY = 1.1
@@ -74,7 +75,8 @@ class ProfileBuilder:
         format: ``"free"`` or ``"structured"``. A grounded structured profile takes its
             fields from the computed facts and only its summary from the model.
         params: Generation parameters of the profile call (default greedy with repetition
-            penalty 1.1, 160 new tokens for free text, 224 for structured). Every reply is cut
+            penalty 1.1, 160 new tokens for free text, 224 for structured; 128 and 96 for the
+            grounded strategy, whose model part is a short note). Every reply is cut
             at its first repetition loop (:func:`~llmrec.profiles.hygiene.cut_loop`).
         prompt: Template name (``"profile/free_text@v1"``) or a path to your own template;
             default the latest template of the format (``profile/grounded`` for the grounded
@@ -106,11 +108,11 @@ class ProfileBuilder:
         self.backend = backend
         self.strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
         self.format = format
-        self.params = params or GenerationParams(
-            max_new_tokens=DEFAULT_MAX_NEW_TOKENS[format],
-            repetition_penalty=DEFAULT_REPETITION_PENALTY,
-        )
         self.grounded = self.strategy.name == "grounded"
+        budget = GROUNDED_MAX_NEW_TOKENS if self.grounded else DEFAULT_MAX_NEW_TOKENS
+        self.params = params or GenerationParams(
+            max_new_tokens=budget[format], repetition_penalty=DEFAULT_REPETITION_PENALTY
+        )
         self.prompt = prompt or (GROUNDED_PROMPT if self.grounded else DEFAULT_PROMPTS[format])
         self.summary_prompt = summary_prompt
         self.repair_prompt = repair_prompt
