@@ -29,7 +29,7 @@ from llmrec.data.records import InteractionDataset
 from llmrec.profiles.facts import ProfileFacts
 from llmrec.profiles.history import LINE_TEMPLATE, history_entries, render_lines, token_counter
 from llmrec.profiles.hygiene import cut_loop
-from llmrec.profiles.mentions import genre_mentions
+from llmrec.profiles.mentions import polar_mentions
 from llmrec.profiles.schema import ProfileRecord, StructuredProfile
 from llmrec.profiles.strategies import Strategy, UserView, make_strategy
 from llmrec.profiles.structured import parse_structured
@@ -340,26 +340,29 @@ def facts_profile(facts: ProfileFacts, summary: str) -> StructuredProfile:
 
 
 def ground_note(raw: str, facts: ProfileFacts, vocabulary: Sequence[str]) -> tuple[str, list[str]]:
-    """The model's note on the facts, kept only where it is grounded in them.
+    """The model's note on the facts, kept only where it agrees with them.
 
-    The reply is cut at its first repetition loop; then every sentence that names a value of
-    ``vocabulary`` (all genres, say) absent from the facts is dropped, since the model was told
-    to name no others. Returns ``(note, what was done)``.
+    The reply is cut at its first repetition loop; then every sentence is read by clause
+    polarity (:func:`~llmrec.profiles.mentions.polar_mentions` over ``vocabulary``, all genres
+    say) and dropped unless what it states as liked is among the likes or rising values and
+    what it states as disliked among the dislikes or fading values. So the note can add words,
+    never a taste the facts do not show. Returns ``(note, what was done)``.
     """
     done = []
     text = cut_loop(raw.strip())
     if text != raw.strip():
         done.append("cut at a repetition loop")
-    allowed = set(facts.likes) | set(facts.dislikes) | set(facts.rising) | set(facts.fading)
-    allowed |= {s.value for s in facts.values}
+    positive = set(facts.likes) | set(facts.rising)
+    negative = set(facts.dislikes) | set(facts.fading)
     kept, dropped = [], 0
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         if not sentence.strip():
             continue
-        if set(genre_mentions(sentence, vocabulary)) - allowed:
+        liked, disliked = polar_mentions(sentence, vocabulary)
+        if set(liked) - positive or set(disliked) - negative:
             dropped += 1
             continue
         kept.append(sentence.strip())
     if dropped:
-        done.append(f"dropped {dropped} sentence(s) naming values not in the facts")
+        done.append(f"dropped {dropped} sentence(s) stating tastes the facts do not show")
     return " ".join(kept), done

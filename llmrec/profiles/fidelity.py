@@ -4,7 +4,11 @@ Each *system* states, per user, which genres (or values of any categorical attri
 likes and which they dislike. Systems compared on the same users:
 
 - ``count``: the ``k`` (3) most frequent genres among the user's items rated 4-5 (no model);
-- ``facts``: the clear likes and dislikes of :mod:`llmrec.profiles.facts` (no model);
+- ``facts``: the clear likes and dislikes of :mod:`llmrec.profiles.facts` (no model), which is
+  what a grounded *structured* profile states (its fields are the facts);
+- ``grounded_text``: what a grounded *free-text* profile states, read by clause polarity: the
+  facts sentences (likes and rising values as liked); the model's note cannot change it, since
+  its sentences that state anything else are dropped (no model needed to measure it);
 - any profile records (``plain`` LLM profile, ``grounded`` profile, ...): structured profiles
   are read from ``liked_genres`` / ``disliked_genres``, free text by clause polarity
   (:func:`~llmrec.profiles.mentions.polar_mentions`: "avoids Horror" is not a like).
@@ -130,6 +134,28 @@ def facts_system(train: InteractionDataset, attribute: str = "genres") -> Callab
     def stated(user_id: str) -> Stated:
         facts = user_facts(train, user_id, cfg, base)
         return list(facts.likes), list(facts.dislikes)
+
+    return stated
+
+
+def grounded_text_system(
+    train: InteractionDataset, values: Sequence[str], attribute: str = "genres"
+) -> Callable[[str], Stated]:
+    """What a grounded free-text profile states, read by clause polarity, without the model.
+
+    The profile is the facts as sentences (``profile/facts_text``) plus the model's note, and
+    the note keeps only sentences that agree with the facts
+    (:func:`~llmrec.profiles.builder.ground_note`), so its polarity reading is that of the
+    facts sentences: likes and rising values as liked, dislikes and fading ones as disliked.
+    """
+    from llmrec.prompts import render
+
+    cfg = FactsConfig(attribute=attribute)
+    base = base_shares(train, attribute)
+
+    def stated(user_id: str) -> Stated:
+        facts = user_facts(train, user_id, cfg, base)
+        return polar_mentions(render("profile/facts_text", f=facts), values)
 
     return stated
 
@@ -293,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     facts = facts_system(train)
     systems["facts"] = {u: facts(u) for u in users}
+    text = grounded_text_system(train, vocabulary)
+    systems["grounded_text"] = {u: text(u) for u in users}
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     names = [s.strip() for s in args.systems.split(",") if s.strip()]

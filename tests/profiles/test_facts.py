@@ -85,16 +85,17 @@ def test_facts_reach_the_prompt_only_through_the_untrusted_filter(scripted):
 
 def test_structured_fields_come_from_the_facts_not_the_model(scripted):
     dataset = _dataset()
-    reply = "Enjoys B and D. Also loves Horror films. Enjoys B and D."
+    reply = "Enjoys B and D. Also loves Horror films. Avoids B. Enjoys B and D."
     backend = scripted(lambda chat, j: reply)
     [record] = ProfileBuilder(backend, format="structured").build(dataset, ["u"])
     facts = user_facts(dataset, "u")
     assert record.ok and record.structured["liked_genres"] == list(facts.likes)
     assert record.structured["disliked_genres"] == list(facts.dislikes)
-    # the sentence naming a genre absent from the facts is dropped, the repeat cut
+    # sentences stating a taste the facts do not show are dropped (Horror is not in the
+    # facts; B is a like, not a dislike), and the repeated sentence is cut
     assert record.structured["summary"] == "Enjoys B and D."
     assert list(record.facts["likes"]) == list(facts.likes)
-    assert "dropped 1 sentence" in record.error and "repetition loop" in record.error
+    assert "dropped 2 sentence" in record.error and "repetition loop" in record.error
     assert empty_field_share([record.structured]) == 0.0
 
 
