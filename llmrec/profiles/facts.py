@@ -20,9 +20,9 @@ Definitions (``n_v``: the user's interactions with value ``v``; ``m_v``: their m
   catalogue (``b_v >= avoid_base``) but at most ``avoid_ratio * b_v * n`` of the user's
   ``n`` interactions (expected count shown as support).
 - **recent change**: the history is cut in an older and a recent half (by position); a value
-  is *rising* when its share grew by at least ``min_shift`` and it has ``min_support``
-  interactions in the recent half, *fading* when its share fell by ``min_shift`` and it had
-  ``min_support`` in the older half.
+  is *rising* when its share grew by at least ``min_shift``, it has ``min_support``
+  interactions in the recent half and it is a clear like; *fading* when its share fell by
+  ``min_shift``, it had ``min_support`` in the older half and it is not a clear like.
 
 Example:
     >>> from llmrec.profiles.facts import user_facts
@@ -330,6 +330,10 @@ def compute_facts(
     if mu is not None:
         style = "generous" if mu >= 4.0 else "harsh" if mu <= 3.0 else "balanced"
     rising, fading = _changes(entries, cfg.attribute, cfg)
+    # A change is reported where it agrees with the likes: rising values that are clear likes
+    # (the taste the user moved to), fading values that are not (the taste they left).
+    rising = tuple(v for v in rising if v in liked)
+    fading = tuple(v for v in fading if v not in liked)
     return ProfileFacts(
         user_id=user_id,
         attribute=cfg.attribute,
