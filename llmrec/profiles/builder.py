@@ -281,7 +281,8 @@ class ProfileBuilder:
             reply.structured = profile.model_dump()
             reply.text = profile.to_text()
         else:
-            reply.text = f"{opening} {note}".strip()
+            # A note repeating a facts sentence would make the whole profile loop: cut it too.
+            reply.text = cut_loop(f"{opening} {note}".strip())
         reply.error = None if reply.text else "empty reply"
 
     def _finish(self, view: UserView, reply: _Reply) -> ProfileRecord:

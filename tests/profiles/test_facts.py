@@ -9,7 +9,13 @@ from llmrec.data.splits import leave_one_out
 from llmrec.profiles import ProfileBuilder
 from llmrec.profiles.facts import FactsConfig, base_shares, compute_facts, user_facts
 from llmrec.profiles.history import history_entries
-from llmrec.profiles.hygiene import cut_loop, empty_field_share, has_loop, loop_share
+from llmrec.profiles.hygiene import (
+    cut_loop,
+    empty_field_share,
+    has_loop,
+    hygiene_report,
+    loop_share,
+)
 
 DAY = 86400.0
 # (item, genres, year, rating), in time order, one day apart
@@ -123,3 +129,15 @@ def test_loop_detection(text, looped):
 
 def test_loop_share_counts_texts():
     assert loop_share(["a b c", "x x x x x", "ok then"]) == pytest.approx(1 / 3)
+
+
+def test_grounded_profiles_have_no_loop_and_no_empty_required_field(scripted):
+    looping = "Likes genres: B. " * 3 + "Comedy, " * 30
+    for fmt in ("free", "structured"):
+        records = ProfileBuilder(scripted(lambda chat, j: looping), format=fmt).build(
+            _dataset(), ["u"]
+        )
+        report = hygiene_report(records)
+        assert report["loop_share_raw"] == 1.0 and report["loop_share_final"] == 0.0
+        if fmt == "structured":
+            assert report["empty_field_share"] == 0.0
