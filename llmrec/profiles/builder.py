@@ -25,9 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.context.history import (
+    LINE_TEMPLATE,
+    HistoryEntry,
+    history_entries,
+    render_lines,
+    token_counter,
+)
 from llmrec.data.records import InteractionDataset
 from llmrec.profiles.facts import ProfileFacts
-from llmrec.profiles.history import LINE_TEMPLATE, history_entries, render_lines, token_counter
 from llmrec.profiles.hygiene import cut_loop
 from llmrec.profiles.mentions import polar_mentions
 from llmrec.profiles.schema import ProfileRecord, StructuredProfile
@@ -122,24 +128,26 @@ class ProfileBuilder:
         self.prompt_version = version_of(self.prompt)
         self._count = token_counter(backend)
         self._vocab: tuple[str, ...] = ()
+        self._bound: Strategy = self.strategy
 
     # -- prompts ----------------------------------------------------------------------------
     def views(self, dataset: InteractionDataset, user_ids: Sequence[str]) -> list[UserView]:
         """Each user's view under the strategy (from ``dataset``'s interactions only)."""
-        views = []
-        strategy = self.strategy.bind(dataset)
+        self._bound = self.strategy.bind(dataset)
         if self.grounded:
             from llmrec.profiles.facts import item_values
 
-            attribute = getattr(strategy, "attribute", "genres")
+            attribute = getattr(self._bound, "attribute", "genres")
             self._vocab = tuple(
                 sorted({v for it in dataset.items.values() for v in item_values(it, attribute)})
             )
-        for uid in user_ids:
-            entries = history_entries(dataset, str(uid))
-            lines = render_lines(entries, self.line_template)
-            views.append(strategy.view(str(uid), entries, lines, self._count))
-        return views
+        return [self.view_of(str(uid), history_entries(dataset, str(uid))) for uid in user_ids]
+
+    def view_of(self, user_id: str, entries: Sequence[HistoryEntry]) -> UserView:
+        """The strategy's view of the given entries (part of a history, as LettinGo's DPO uses)."""
+        return self._bound.view(
+            str(user_id), entries, render_lines(entries, self.line_template), self._count
+        )
 
     def summarise(self, views: Sequence[UserView]) -> list[list[str]]:
         """Notes on every chunk of every view, from one batched call (hierarchical stage 1)."""

@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.context.history import HistoryEntry, history_entries
 from llmrec.data.records import InteractionDataset, Item
-from llmrec.profiles.history import HistoryEntry, history_entries
 
 WEEK = 7 * 86400.0
 
@@ -302,7 +302,7 @@ def compute_facts(
 
     Args:
         user_id: The user.
-        entries: The history (:func:`~llmrec.profiles.history.history_entries` of
+        entries: The history (:func:`~llmrec.context.history.history_entries` of
             ``split.train``).
         base: Catalogue shares of each value (:func:`base_shares`); without it no value is
             reported as avoided.

@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
+from llmrec.context.history import HistoryEntry, fit_recent
 from llmrec.data.windows import last_days, last_n
 from llmrec.profiles.facts import FactsConfig, ProfileFacts, base_shares, compute_facts
-from llmrec.profiles.history import HistoryEntry, fit_recent
 
 if TYPE_CHECKING:
     from llmrec.data.records import InteractionDataset

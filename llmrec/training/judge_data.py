@@ -137,8 +137,8 @@ def build_judge_examples(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Prompt/completion rows for ``users`` from ``train`` (``split.train``) only."""
+    from llmrec.context.view import UserContext
     from llmrec.data.sampling import popularity_matched_negatives
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
     from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
     from llmrec.prompts import render
