@@ -6,7 +6,7 @@ and prints JSON: the empty-profile AUC and the paired differences before/after m
 ``[mean, ci_low, ci_high]`` (95% bootstrap over users). It shows how much the scorer uses a
 profile at all.
 
-    OMP_NUM_THREADS=1 python recipes/smollm2/dpo/control_empty_profile.py runs/smollm2-dpo-profiles
+    OMP_NUM_THREADS=1 python eval/experiments/dpo_control_empty_profile.py runs/smollm2-dpo-profiles
 """
 
 from __future__ import annotations
@@ -51,5 +51,7 @@ def main(run: Path) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: control_empty_profile.py <output_dir of a recipes/dpo.py run>")
+        raise SystemExit(
+            "usage: eval/experiments/dpo_control_empty_profile.py <output_dir of a recipes/dpo.py run>"
+        )
     print(json.dumps(main(Path(sys.argv[1]))))
