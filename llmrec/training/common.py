@@ -177,6 +177,7 @@ def load_model_and_tokenizer(model_args: Any, training_args: Any):
         "dtype": getattr(torch, dtype) if dtype and dtype != "auto" else (dtype or torch.float32),
         "trust_remote_code": bool(getattr(model_args, "trust_remote_code", False)),
         "attn_implementation": model_args.attn_implementation,
+        "use_safetensors": True,  # never unpickle weights: safetensors only, as everywhere in llmrec
     }
     quantization = get_quantization_config(model_args)
     if quantization is not None:
