@@ -35,7 +35,7 @@ def main(script_args: DistillScriptArguments, training_args, model_args) -> dict
     from transformers import Trainer, set_seed
 
     from llmrec.data import leave_one_out
-    from llmrec.training.common import check_device, load_recipe_dataset, write_metrics
+    from llmrec.training.data import load_recipe_dataset
     from llmrec.training.distill.evaluation import compare_models, format_table, summarise
     from llmrec.training.distill.slmrec import (
         ItemSequenceCollator,
@@ -44,6 +44,7 @@ def main(script_args: DistillScriptArguments, training_args, model_args) -> dict
         svd_item_embeddings,
     )
     from llmrec.training.distill.trainer import SLMRecDistillTrainer
+    from llmrec.training.runtime import check_device, write_metrics
 
     check_device(training_args, model_args)
     script_args.check()
@@ -140,7 +141,7 @@ def make_parser():
 if __name__ == "__main__":
     import logging
 
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     main(*parse_recipe_args(make_parser()))

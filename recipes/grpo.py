@@ -9,7 +9,7 @@ Ready to paste (from the repository root; CPU, SmolLM2-135M with LoRA, about 15 
     python recipes/grpo.py --config recipes/tiny-random/grpo/config_tiny.yaml
 
 Synthetic users with known traits (:mod:`llmrec.data.synthetic`) are played by
-:class:`~llmrec.training.simulator.UserSimulator` s that reveal a little per turn. Every user turn
+:class:`~llmrec.training.grpo.simulator.UserSimulator` s that reveal a little per turn. Every user turn
 of the training users' dialogues is a GRPO prompt; the policy answers
 ``<profile>...</profile><response>...</response>`` and is rewarded by format-gated profile F1
 against the gold traits, a response reward (rule-based relevance, or a judge model), and
@@ -34,12 +34,7 @@ def main(script_args: GRPOScriptArguments, training_args, model_args) -> dict:
     from llmrec.backends.base import GenerationParams
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data.synthetic import SyntheticConfig, generate_world
-    from llmrec.training.common import (
-        check_device,
-        load_model_and_tokenizer,
-        trainable_fingerprint,
-        write_metrics,
-    )
+    from llmrec.training.grpo.data import grpo_dataset, rollout_dialogues, simulators_for
     from llmrec.training.grpo.evaluation import (
         evaluate_policy,
         format_report,
@@ -48,9 +43,14 @@ def main(script_args: GRPOScriptArguments, training_args, model_args) -> dict:
         summarise,
     )
     from llmrec.training.grpo.reward_functions import reward_functions
+    from llmrec.training.grpo.simulator import RevealPolicy
     from llmrec.training.grpo.warm_start import warm_start
-    from llmrec.training.grpo_data import grpo_dataset, rollout_dialogues, simulators_for
-    from llmrec.training.simulator import RevealPolicy
+    from llmrec.training.runtime import (
+        check_device,
+        load_model_and_tokenizer,
+        trainable_fingerprint,
+        write_metrics,
+    )
 
     check_device(training_args, model_args)
     script_args.check()
@@ -146,7 +146,7 @@ def make_parser():
 if __name__ == "__main__":
     import logging
 
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     main(*parse_recipe_args(make_parser()))

@@ -23,8 +23,8 @@ def main(run: Path) -> dict:
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out
     from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
-    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
-    from llmrec.training.lettingo import heldout_tasks, score_profiles
+    from llmrec.training.data import load_recipe_dataset, sample_train_eval_users
+    from llmrec.training.dpo.lettingo import heldout_tasks, score_profiles
 
     settings = json.loads((run / "eval_metrics.json").read_text())["settings"]
     args, seed = settings["script"], settings["seed"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from trl import ModelConfig, SFTConfig
 
-from llmrec.training.common import load_model_and_tokenizer
+from llmrec.training.runtime import load_model_and_tokenizer
 
 
 def test_training_loader_refuses_pickled_weights(tiny_llama_path, tmp_path):

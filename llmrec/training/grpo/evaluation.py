@@ -48,10 +48,10 @@ def evaluate_policy(
     """Profile F1 of ``backend`` over full dialogues with the simulated ``user_ids``.
 
     Returns:
-        :func:`~llmrec.training.grpo_data.profile_f1_report` plus ``example_reply`` (the last
+        :func:`~llmrec.training.grpo.data.profile_f1_report` plus ``example_reply`` (the last
         reply of the first dialogue).
     """
-    from llmrec.training.grpo_data import profile_f1_report, rollout_dialogues, simulators_for
+    from llmrec.training.grpo.data import profile_f1_report, rollout_dialogues, simulators_for
 
     backend.model.eval()
     simulators = simulators_for(gold, user_ids, reveal, simulator_backend)

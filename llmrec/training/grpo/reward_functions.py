@@ -18,7 +18,7 @@ def reward_functions(script_args: Any, world: Any, train_ids: Sequence[str]) -> 
         world: The synthetic world (gold traits and catalogue).
         train_ids: Users whose dialogues train (the item judge reads their traits).
     """
-    from llmrec.training.rewards import ProfileF1Reward, response_reward, tag_count_reward
+    from llmrec.training.grpo.rewards import ProfileF1Reward, response_reward, tag_count_reward
 
     funcs: list[Callable] = [ProfileF1Reward(script_args.profile_target)]
     if script_args.response_reward == "item_judge":
@@ -42,7 +42,7 @@ def item_judge_reward(world, user_ids, judge_model):
     from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
     from llmrec.judge.reward import JudgeReward
-    from llmrec.training.rewards import FormatGatedReward
+    from llmrec.training.grpo.rewards import FormatGatedReward
 
     if not judge_model:
         raise ValueError("response_reward 'item_judge' needs judge_model (a backend spec)")

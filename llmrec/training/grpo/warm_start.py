@@ -8,13 +8,13 @@ from __future__ import annotations
 
 
 def warm_start(model, tokenizer, simulators, script_args, training_args, model_args):
-    """A short SFT on templated well-formed replies (see ``grpo_data.warm_start_dataset``).
+    """A short SFT on templated well-formed replies (see :func:`llmrec.training.grpo.data.warm_start_dataset`).
 
     With LoRA the adapter is merged afterwards, so GRPO starts a fresh adapter on top.
     """
     from trl import SFTConfig, SFTTrainer, get_peft_config
 
-    from llmrec.training.grpo_data import rollout_dialogues, warm_start_dataset
+    from llmrec.training.grpo.data import rollout_dialogues, warm_start_dataset
 
     data = warm_start_dataset(rollout_dialogues(simulators, script_args.n_turns))
     args = SFTConfig(

@@ -11,7 +11,7 @@ model that scores everything equally gets the worst rank, not the best.
 
 Example:
     >>> from llmrec.data import load_dataset, leave_one_out
-    >>> from llmrec.training.common import sample_train_eval_users
+    >>> from llmrec.training.data import sample_train_eval_users
     >>> split = leave_one_out(load_dataset("ml-100k"), validation=False)  # doctest: +SKIP
     >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
     >>> ds = next_item_examples(split.train, train_users, history_len=10)  # doctest: +SKIP
@@ -31,7 +31,7 @@ from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.metrics.ranking import hit_rate, ndcg, rank_targets
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
+from llmrec.training.data import item_text
 
 DEFAULT_PROMPT = "training/next_item"
 

@@ -32,7 +32,7 @@ from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
+from llmrec.training.data import item_text
 
 DEFAULT_PROMPT = "training/tallrec"
 LABELS = ("rating", "sampled_negative")

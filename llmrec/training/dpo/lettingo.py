@@ -7,7 +7,7 @@ LettinGo (arXiv 2506.18309) aligns a profile generator with its downstream use:
 3. score each profile by a downstream recommender: here an LLM that sees only the profile and a
    candidate and answers Yes/No; a profile's score is the AUC of P("Yes") of the user's recent
    items against sampled negatives (:func:`score_profiles`);
-4. pair better against worse profiles (:func:`llmrec.training.dpo_pairs.build_dpo_pairs`) and
+4. pair better against worse profiles (:func:`llmrec.training.dpo.pairs.build_dpo_pairs`) and
    train the generator with DPO.
 
 The same scorer evaluates the generator before and after training on held-out users, whose
@@ -38,7 +38,7 @@ from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.metrics.stats import roc_auc
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
+from llmrec.training.data import item_text
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ Two tasks, both as conversational prompt/completion data so the loss falls on th
 - ``task: tallrec``: likes/dislikes plus a candidate in, "Yes"/"No" out; evaluated by AUC of
   P("Yes") on held-out test items.
 
-Training users and evaluation users are disjoint (:func:`~llmrec.training.common.sample_train_eval_users`)
+Training users and evaluation users are disjoint (:func:`~llmrec.training.data.sample_train_eval_users`)
 and everything shown to the model comes from ``split.train``.
 
 Example:
-    >>> from llmrec.training.sft_data import SFTScriptArguments, build_sft_data
+    >>> from llmrec.training.sft.data import SFTScriptArguments, build_sft_data
     >>> args = SFTScriptArguments(dataset="ml-100k", task="next_item", train_users=50)
     >>> data = build_sft_data(args, seed=0)  # doctest: +SKIP
     >>> data.train.column_names  # doctest: +SKIP
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from llmrec.metrics.stats import bootstrap_ci, paired_bootstrap_ci, paired_difference_ci, roc_auc
-from llmrec.training.common import interval_metrics
+from llmrec.training.reporting import interval_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class SFTScriptArguments:
     """What the SFT recipe trains on and how it is evaluated (YAML keys of the recipe config).
 
     Args:
-        dataset: Dataset name for :func:`~llmrec.training.common.load_recipe_dataset`.
+        dataset: Dataset name for :func:`~llmrec.training.data.load_recipe_dataset`.
         task: ``"next_item"`` or ``"tallrec"``.
         train_users: Users whose training histories give the examples.
         eval_users: Disjoint users whose held-out test items are evaluated.
@@ -94,9 +94,9 @@ class SFTData:
 def build_sft_data(args: SFTScriptArguments, seed: int) -> SFTData:
     """Load the dataset, split it leave-one-out, draw users and build examples and cases."""
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
-    from llmrec.training.next_item import next_item_cases, next_item_examples
-    from llmrec.training.tallrec import tallrec_eval_examples, tallrec_examples
+    from llmrec.training.data import load_recipe_dataset, sample_train_eval_users
+    from llmrec.training.sft.next_item import next_item_cases, next_item_examples
+    from llmrec.training.sft.tallrec import tallrec_eval_examples, tallrec_examples
 
     split = leave_one_out(load_recipe_dataset(args.dataset, seed=seed), validation=False)
     train_users, eval_users = sample_train_eval_users(
@@ -126,8 +126,8 @@ def build_sft_data(args: SFTScriptArguments, seed: int) -> SFTData:
 
 
 def _per_user(model: Any, tokenizer: Any, data: SFTData, args: SFTScriptArguments):
-    from llmrec.training.next_item import evaluate_next_item
-    from llmrec.training.tallrec import evaluate_tallrec
+    from llmrec.training.sft.next_item import evaluate_next_item
+    from llmrec.training.sft.tallrec import evaluate_tallrec
 
     if args.task == "next_item":
         return evaluate_next_item(model, tokenizer, data.eval_cases, data.dataset, k=args.k)
