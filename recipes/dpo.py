@@ -5,7 +5,7 @@ Ready to paste (from the repository root):
     accelerate launch --config_file recipes/accelerate_configs/single_cpu.yaml \
         recipes/dpo.py --config recipes/smollm2/dpo/config_lora_cpu.yaml
 
-    # tiny random model, seconds:
+    # tiny random model, seconds; from an install: python -m llmrec.recipes.dpo --config ...
     python recipes/dpo.py --config recipes/tiny-random/dpo/config_tiny.yaml
 
     # GPU, bf16 / QLoRA 4-bit, DDP over all local GPUs:

@@ -5,7 +5,7 @@ Ready to paste (from the repository root):
     accelerate launch --config_file recipes/accelerate_configs/single_cpu.yaml \
         recipes/sft.py --config recipes/smollm2/sft/config_lora_cpu.yaml
 
-    # tiny random model, seconds:
+    # tiny random model, seconds; from an install: python -m llmrec.recipes.sft --config ...
     python recipes/sft.py --config recipes/tiny-random/sft/config_tiny.yaml
 
     # GPU, bf16 / QLoRA 4-bit, DDP over all local GPUs:
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 
-from llmrec.training.sft.data import SFTScriptArguments
+from llmrec.training.sft.arguments import SFTScriptArguments
 
 
 def main(script_args, training_args, model_args) -> dict:
@@ -30,7 +30,8 @@ def main(script_args, training_args, model_args) -> dict:
     from trl import SFTTrainer, get_peft_config
 
     from llmrec.training import runtime
-    from llmrec.training.sft.data import build_sft_data, evaluate_sft
+    from llmrec.training.sft.data import build_sft_data
+    from llmrec.training.sft.evaluation import evaluate_sft
 
     runtime.check_device(training_args, model_args, script_args.require_gpu)
     data = build_sft_data(script_args, seed=training_args.seed)

@@ -23,7 +23,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     from trl import ModelConfig, SFTConfig, TrlParser
 
     from llmrec.training import runtime
-    from llmrec.training.sft.data import SFTScriptArguments, build_sft_data, evaluate_sft
+    from llmrec.training.sft.arguments import SFTScriptArguments
+    from llmrec.training.sft.data import build_sft_data
+    from llmrec.training.sft.evaluation import evaluate_sft
 
     parser = TrlParser((SFTScriptArguments, SFTConfig, ModelConfig))
     script_args, training_args, model_args = runtime.parse_recipe_args(parser, argv)
