@@ -3,8 +3,9 @@ path, and run ``llmrec profile``, ``llmrec eval`` and the packaged SFT recipe fr
 
 Dependencies are not reinstalled: the fresh venv reaches the already installed ones through a
 ``.pth`` file (the role ``--system-site-packages`` plays for a system Python), and the wheel goes
-in with ``--no-deps --no-index``, so the test needs no network and takes well under a minute of
-its own (each command below still pays torch's import).
+in with ``--no-deps --no-index``, and the build uses the installed setuptools (the ``dev`` extra
+pins it), so the test needs no network and takes well under a minute of its own (each command
+below still pays torch's import).
 """
 
 from __future__ import annotations
