@@ -205,7 +205,7 @@ def test_embeddings_step_trains_on_the_pipelines_data(first_run, config, world_d
     assert result["config"]["trained"] == str(folder) and result["config"]["users"] == 10
     for method in ("base_no_instruction", "trained_instruction"):
         for stats in result["methods"][method].values():
-            assert stats["ci_low"] <= stats["mean"] <= stats["ci_high"]
+            assert stats["low"] <= stats["value"] <= stats["high"]
 
 
 def test_sft_config_that_does_not_exist_is_named(first_run, config, tmp_path):
