@@ -6,7 +6,7 @@
 ``distill/``           SLMRec: a next-item recommender on a cut LM, distilled (``recipes/distill.py``)
 ``grpo/``              GRPO with a simulated user, as RLPA does (``recipes/grpo.py``)
 ``runtime.py``         device checks, model loading, argument parsing, rank fingerprints, metrics I/O
-``data.py``            a dataset by name, disjoint train/eval users, item text
+``data.py``            a dataset by name, disjoint train/eval users
 ``reporting.py``       confidence intervals in a recipe's flat metrics
 =====================  ==========================================================================
 

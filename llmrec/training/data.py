@@ -1,4 +1,4 @@
-"""The data every recipe starts from: a dataset by name, disjoint train/eval users, item text.
+"""The data every recipe starts from: a dataset by name, and disjoint train/eval users.
 
 - :func:`load_recipe_dataset` turns a dataset name from a YAML config into an
   :class:`~llmrec.data.InteractionDataset` (a catalogue name such as ``"ml-100k"`` or
@@ -7,27 +7,20 @@
   evaluation users' held-out items and histories never reach training.
 
 Example:
-    >>> from llmrec.training.data import item_text
-    >>> from llmrec.data import Item
-    >>> item_text(Item("1", "Toy Story", year=1995))
-    'Toy Story (1995)'
+    >>> from llmrec.training.data import sample_train_eval_users
+    >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from llmrec.data.records import InteractionDataset, Item
+from llmrec.data.records import InteractionDataset
 from llmrec.data.sampling import sample_users
 from llmrec.data.splits import Split
 
 # Modules LoRA adapts on Llama-style decoders (SmolLM2, the tiny random Llama, Qwen, Mistral).
 LLAMA_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def item_text(item: Item) -> str:
-    """How an item appears in prompts and completions: its title, with the year when known."""
-    return f"{item.title} ({item.year})" if item.year else item.title
 
 
 def load_recipe_dataset(name: str, seed: int = 0) -> InteractionDataset:

@@ -4,7 +4,8 @@ parsing, rank checks and writing metrics.
 - :func:`check_device` fails early, naming the field, when a config asks for GPU-only features
   (bf16, fp16, 4/8-bit loading, ``require_gpu``) on a machine without CUDA;
 - :func:`load_model_and_tokenizer` resolves llmrec aliases and loads the model the way the trl
-  config asks for (safetensors only);
+  config asks for (safetensors only); :func:`scoring_backend` wraps the model a recipe holds
+  as a backend, so its evaluation scores through :class:`~llmrec.context.scoring.AnswerScorer`;
 - :func:`parse_recipe_args` parses ``TrlParser`` arguments, naming the config on a bf16-on-CPU error;
 - :func:`make_rank_fingerprint_callback` writes a hash of each rank's trainable weights, to check
   that DDP replicas ended identical.
@@ -24,6 +25,20 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+def scoring_backend(model: Any, tokenizer: Any, batch_size: int | None = None):
+    """A :class:`~llmrec.backends.hf.TransformersBackend` over the model a recipe holds.
+
+    Evaluation inside a recipe scores and samples through the backend protocol like every other
+    caller (:class:`~llmrec.context.scoring.AnswerScorer`). The tokenizer is copied because the
+    backend pads on the left and trl's collators expect the training tokenizer unchanged.
+    """
+    import copy
+
+    from llmrec.backends.hf import TransformersBackend
+
+    return TransformersBackend.from_model(model, copy.deepcopy(tokenizer), batch_size=batch_size)
 
 
 def has_cuda() -> bool:
