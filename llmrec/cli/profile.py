@@ -43,15 +43,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--max-new-tokens", type=int, default=None)
     model.add_argument("--temperature", type=float, default=0.0)
     model.add_argument("--seed", type=int, default=None)
-    model.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 = off")
+    model.add_argument(
+        "--repetition-penalty", type=float, default=1.1, help="1.0 = off (default 1.1)"
+    )
     model.add_argument("--cache", default=None, help="response cache file (default in LLMREC_HOME)")
     model.add_argument("--no-cache", action="store_true", help="always call the model")
     prof = parser.add_argument_group("profile")
     prof.add_argument("--format", choices=["free", "structured"], default="free")
     prof.add_argument(
         "--strategy",
-        choices=["whole", "recent", "hierarchical", "incremental"],
-        default="whole",
+        choices=["grounded", "whole", "recent", "hierarchical", "incremental"],
+        default="grounded",
+        help="grounded (default): facts computed from the history, written up by the model",
+    )
+    prof.add_argument("--sample", type=int, default=None, help="grounded: items shown (5)")
+    prof.add_argument(
+        "--attribute", default=None, help="grounded: categorical item field (default genres)"
     )
     prof.add_argument("--prompt", default=None, help="template name or your own .jinja file")
     prof.add_argument("--token-budget", type=int, default=None, help="whole/incremental")
@@ -106,6 +113,8 @@ def main(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         previous=previous,
         since=args.since,
+        sample=args.sample,
+        attribute=args.attribute,
     )
     options = {
         "device": args.device,

@@ -91,6 +91,7 @@ def data_step(ctx: Context) -> dict[str, Any]:
 def profiles_step(ctx: Context) -> dict[str, Any]:
     from llmrec.backends import GenerationParams
     from llmrec.profiles import ProfileBuilder
+    from llmrec.profiles.builder import DEFAULT_REPETITION_PENALTY
     from llmrec.profiles.job import run_profile_job
     from llmrec.profiles.store import read_profiles
     from llmrec.profiles.strategies import make_strategy
@@ -106,7 +107,10 @@ def profiles_step(ctx: Context) -> dict[str, Any]:
             ctx.backend,
             strategy=make_strategy(cfg.strategy, **settings),
             format=fmt,
-            params=GenerationParams(max_new_tokens=cfg.max_new_tokens + 64 * (fmt != "free")),
+            params=GenerationParams(
+                max_new_tokens=cfg.max_new_tokens + 64 * (fmt != "free"),
+                repetition_penalty=DEFAULT_REPETITION_PENALTY,
+            ),
         )
         tokens_before = usage.completion_tokens
         result = run_profile_job(
