@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.llmrec-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup fetch test lint format demo bench clean
+.PHONY: setup fetch test lint format demo bench wheel clean
 
 setup: $(STAMP) fetch
 
@@ -41,5 +41,9 @@ demo: setup
 bench: setup
 	@for b in eval/bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# The wheel (prompts and recipes inside); tests/test_wheel.py installs one into a fresh venv.
+wheel: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

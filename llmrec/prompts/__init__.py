@@ -1,6 +1,7 @@
 """Versioned prompt templates, loaded by name.
 
-Templates are Jinja files under ``prompts/`` (``prompts/<group>/<name>.v<N>.jinja``); a name is
+Templates are Jinja files shipped inside this package (``llmrec/prompts/<group>/<name>.v<N>.jinja``,
+package data of the wheel, so they load the same from a checkout and from ``pip install``); a name is
 ``"<group>/<name>"`` (latest version) or ``"<group>/<name>@v<N>"`` (pinned). A path to a file of
 your own works wherever a name does.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,12 @@ OPEN, CLOSE = "<<<", ">>>"
 
 
 def prompts_root() -> Path:
-    """``$LLMREC_PROMPTS`` or the repository's ``prompts/`` folder."""
+    """``$LLMREC_PROMPTS`` if set, else the templates installed with this package."""
     env = os.environ.get("LLMREC_PROMPTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "prompts"
+    if env:
+        return Path(env)
+    # The templates are package data; a regular (unzipped) install gives a real folder.
+    return Path(str(resources.files(__name__)))
 
 
 def untrusted(text: Any, max_chars: int = 300) -> str:

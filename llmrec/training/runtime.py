@@ -1,23 +1,17 @@
-"""What every training recipe shares: data loading, user sampling, device checks, model loading.
+"""What every training recipe does around its trainer: device checks, model loading, argument
+parsing, rank checks and writing metrics.
 
-The recipes in ``recipes/`` stay short because the pieces they have in common live here:
-
-- :func:`load_recipe_dataset` turns a dataset name from a YAML config into an
-  :class:`~llmrec.data.InteractionDataset` (a catalogue name such as ``"ml-100k"`` or
-  ``"synthetic"`` for the seeded synthetic world);
-- :func:`sample_train_eval_users` draws disjoint training and evaluation users of a split, so evaluation
-  users' held-out items and histories never reach training;
 - :func:`check_device` fails early, naming the field, when a config asks for GPU-only features
   (bf16, fp16, 4/8-bit loading, ``require_gpu``) on a machine without CUDA;
 - :func:`load_model_and_tokenizer` resolves llmrec aliases and loads the model the way the trl
-  config asks for; :func:`scoring_backend` wraps the model a recipe holds as a backend, so its
-  evaluation scores through :class:`~llmrec.context.scoring.AnswerScorer`;
-- :class:`RankFingerprintCallback` writes a hash of each rank's trainable weights, to check that
-  DDP replicas ended identical.
+  config asks for (safetensors only); :func:`scoring_backend` wraps the model a recipe holds
+  as a backend, so its evaluation scores through :class:`~llmrec.context.scoring.AnswerScorer`;
+- :func:`parse_recipe_args` parses ``TrlParser`` arguments, naming the config on a bf16-on-CPU error;
+- :func:`make_rank_fingerprint_callback` writes a hash of each rank's trainable weights, to check
+  that DDP replicas ended identical.
 
-Example:
-    >>> from llmrec.training.common import sample_train_eval_users
-    >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
+Datasets and users for recipes are in :mod:`llmrec.training.data`; intervals in recipe metrics
+in :mod:`llmrec.training.reporting`.
 """
 
 from __future__ import annotations
@@ -30,17 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from llmrec.data.records import InteractionDataset
-from llmrec.data.sampling import sample_users
-from llmrec.data.splits import Split
-from llmrec.metrics.stats import Interval, paired_bootstrap_ci, paired_difference_ci
-
 logger = logging.getLogger(__name__)
-
-# Modules LoRA adapts on Llama-style decoders (SmolLM2, the tiny random Llama, Qwen, Mistral).
-LLAMA_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def scoring_backend(model: Any, tokenizer: Any, batch_size: int | None = None):
@@ -55,65 +39,6 @@ def scoring_backend(model: Any, tokenizer: Any, batch_size: int | None = None):
     from llmrec.backends.hf import TransformersBackend
 
     return TransformersBackend.from_model(model, copy.deepcopy(tokenizer), batch_size=batch_size)
-
-
-def load_recipe_dataset(name: str, seed: int = 0) -> InteractionDataset:
-    """The dataset a recipe config names.
-
-    Args:
-        name: A catalogue name for :func:`llmrec.data.load_dataset` (``"ml-100k"``, ...) or
-            ``"synthetic"`` / ``"synthetic:n_users=200,n_items=300"`` for the seeded synthetic
-            world of :mod:`llmrec.data.synthetic`.
-        seed: Seed of the synthetic world (ignored for catalogue datasets).
-
-    Returns:
-        The full dataset; split it with :func:`llmrec.data.leave_one_out`.
-    """
-    if name == "synthetic" or name.startswith("synthetic:"):
-        from llmrec.data.synthetic import SyntheticConfig, generate_world
-
-        options: dict[str, Any] = {"seed": seed}
-        for part in filter(None, name.partition(":")[2].split(",")):
-            key, sep, value = part.partition("=")
-            if not sep:
-                raise ValueError(f"dataset {name!r}: expected key=value after ':', got {part!r}")
-            options[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
-        return generate_world(SyntheticConfig(**options)).dataset
-    from llmrec.data import load_dataset
-
-    return load_dataset(name)
-
-
-def sample_train_eval_users(
-    split: Split, n_train: int, n_eval: int, seed: int, min_history: int = 2
-) -> tuple[list[str], list[str]]:
-    """Disjoint training and evaluation users, drawn with a seeded generator.
-
-    Evaluation users are drawn from users that have a held-out test item; training users from
-    the rest. Training examples come from training users' ``split.train`` histories only, and
-    evaluation users' test items are scored against their ``split.train`` histories, so no
-    held-out interaction reaches training.
-
-    Args:
-        split: A split from :func:`llmrec.data.leave_one_out`.
-        n_train: Training users wanted (fewer when the dataset has fewer).
-        n_eval: Evaluation users wanted (fewer when fewer users have a held-out item).
-        seed: Seed for the draw.
-        min_history: Minimum training interactions a user needs to be drawn at all.
-
-    Returns:
-        ``(train_users, eval_users)``, each in a seeded random order.
-    """
-    if n_train < 0 or n_eval < 0:
-        raise ValueError(f"n_train and n_eval must be >= 0, got {n_train} and {n_eval}")
-    sizes = split.train.interactions.groupby("user_id").size()
-    eligible = sorted(sizes.index[sizes >= min_history])
-    held = set(split.test.interactions["user_id"])
-    order = sample_users(eligible, len(eligible), seed, keep_order=False)  # a seeded shuffle
-    eval_users = [u for u in order if u in held][:n_eval]
-    taken = set(eval_users)
-    train_users = [u for u in order if u not in taken][:n_train]
-    return train_users, eval_users
 
 
 def has_cuda() -> bool:
@@ -176,6 +101,7 @@ def load_model_and_tokenizer(model_args: Any, training_args: Any):
         "dtype": getattr(torch, dtype) if dtype and dtype != "auto" else (dtype or torch.float32),
         "trust_remote_code": bool(getattr(model_args, "trust_remote_code", False)),
         "attn_implementation": model_args.attn_implementation,
+        "use_safetensors": True,  # never unpickle weights: safetensors only, as everywhere in llmrec
     }
     quantization = get_quantization_config(model_args)
     if quantization is not None:
@@ -241,33 +167,6 @@ def is_main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
-
-
-def interval_metrics(key: str, interval: Interval) -> dict[str, float]:
-    """An :class:`~llmrec.metrics.stats.Interval` as flat trainer metrics.
-
-    Trainer logs and ``metrics.json`` hold flat ``{name: float}`` rows, so the interval is
-    ``{key: value, key_ci_low: low, key_ci_high: high}``.
-    """
-    return {key: interval.value, f"{key}_ci_low": interval.low, f"{key}_ci_high": interval.high}
-
-
-def before_after_metrics(
-    before: np.ndarray, after: np.ndarray, name: str, seed: int = 0
-) -> dict[str, float]:
-    """``before_<name>``, ``after_<name>`` and ``diff_<name>`` (paired), each with a 95% CI.
-
-    All three use the same user resamples (one seed), so the difference is paired.
-    """
-    cis = paired_bootstrap_ci({"before": before, "after": after}, seed=seed)
-    out: dict[str, float] = {}
-    for label, interval in (
-        ("before", cis["before"]),
-        ("after", cis["after"]),
-        ("diff", paired_difference_ci(after, before, seed=seed)),
-    ):
-        out.update(interval_metrics(f"{label}_{name}", interval))
-    return out
 
 
 def parse_recipe_args(parser: Any, args: Sequence[str] | None = None) -> tuple:

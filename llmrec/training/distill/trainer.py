@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
-from llmrec.training.slmrec import SLMRecModel
+from llmrec.training.distill.slmrec import SLMRecModel
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class SLMRecDistillTrainer(Trainer):
     Args:
         teacher: The trained teacher (frozen here, moved to the training device).
         *args, **kwargs: As for ``transformers.Trainer``; ``model`` is the student
-            :class:`~llmrec.training.slmrec.SLMRecModel` and ``args`` a :class:`DistillConfig`.
+            :class:`~llmrec.training.distill.slmrec.SLMRecModel` and ``args`` a :class:`DistillConfig`.
 
     The loss parts are averaged between logging steps and logged as ``ce``, ``align``,
     ``block_ce`` and ``kd`` next to ``loss``.

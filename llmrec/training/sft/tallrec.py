@@ -182,7 +182,7 @@ def evaluate_tallrec(
 ) -> dict[str, Any]:
     """AUC of P("Yes") (renormalised over Yes/No) against the labels.
 
-    The model is scored through :func:`~llmrec.training.common.scoring_backend` and
+    The model is scored through :func:`~llmrec.training.runtime.scoring_backend` and
     :class:`~llmrec.context.scoring.AnswerScorer` (in eval mode, then put back).
 
     Returns:
@@ -190,7 +190,7 @@ def evaluate_tallrec(
     """
     from llmrec.context.scoring import AnswerScorer
     from llmrec.metrics.stats import roc_auc
-    from llmrec.training.common import scoring_backend
+    from llmrec.training.runtime import scoring_backend
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:

@@ -12,7 +12,7 @@ model that scores everything equally gets the worst rank, not the best.
 
 Example:
     >>> from llmrec.data import load_dataset, leave_one_out
-    >>> from llmrec.training.common import sample_train_eval_users
+    >>> from llmrec.training.data import sample_train_eval_users
     >>> split = leave_one_out(load_dataset("ml-100k"), validation=False)  # doctest: +SKIP
     >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
     >>> ds = next_item_examples(split.train, train_users, history_len=10)  # doctest: +SKIP
@@ -163,7 +163,7 @@ def evaluate_next_item(
         Per-user arrays (shape ``(n_cases,)``): ``rank``, ``hr@k``, ``ndcg@k``.
     """
     from llmrec.context.scoring import AnswerScorer
-    from llmrec.training.common import scoring_backend
+    from llmrec.training.runtime import scoring_backend
 
     titles = [[item_title(dataset.items[i]) for i in case.candidates] for case in cases]
     scorer = AnswerScorer(scoring_backend(model, tokenizer), end_of_turn=True)

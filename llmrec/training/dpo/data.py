@@ -1,6 +1,6 @@
 """Script arguments, preference data and evaluation of the DPO recipe (``recipes/dpo.py``).
 
-The recipe follows LettinGo (see :mod:`llmrec.training.lettingo`): the model being trained
+The recipe follows LettinGo (see :mod:`llmrec.training.dpo.lettingo`): the model being trained
 writes profiles from the profile builder's prompt (:class:`llmrec.profiles.ProfileBuilder`,
 strategy ``recent`` over the last ``history_len`` items, as
 ``llmrec profile --strategy recent --last-n <history_len>`` renders it); a frozen scorer LLM
@@ -10,7 +10,7 @@ profile per held-out user, and the scorer's per-user AUC of the held-out test it
 sampled negatives is the metric (mean with a 95% bootstrap CI, and the paired difference).
 
 Example:
-    >>> from llmrec.training.dpo_data import DPOScriptArguments
+    >>> from llmrec.training.dpo.data import DPOScriptArguments
     >>> DPOScriptArguments(n_profiles=4, strategy="best_vs_worst").recent_k
     3
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.training.dpo_pairs import STRATEGIES
+from llmrec.training.dpo.pairs import STRATEGIES
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class DPOScriptArguments:
     """What the DPO recipe samples, scores and evaluates (YAML keys of the recipe config).
 
     Args:
-        dataset: Dataset name for :func:`~llmrec.training.common.load_recipe_dataset`.
+        dataset: Dataset name for :func:`~llmrec.training.data.load_recipe_dataset`.
         train_users: Users whose profiles make the preference pairs.
         eval_users: Disjoint users evaluated before and after training.
         history_len: Interactions shown to the generator (the ``recent`` strategy's ``last_n``).
@@ -107,8 +107,8 @@ class DPOData:
 
 
 def backend_for(model: Any, tokenizer: Any):
-    """A backend over the model being trained (:func:`~llmrec.training.common.scoring_backend`)."""
-    from llmrec.training.common import scoring_backend
+    """A backend over the model being trained (:func:`~llmrec.training.runtime.scoring_backend`)."""
+    from llmrec.training.runtime import scoring_backend
 
     return scoring_backend(model, tokenizer)
 
@@ -119,15 +119,15 @@ def build_dpo_data(
     """Split the data, sample and score profiles with the untrained generator, build pairs."""
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
-    from llmrec.training.dpo_pairs import build_dpo_pairs
-    from llmrec.training.lettingo import (
+    from llmrec.training.data import load_recipe_dataset, sample_train_eval_users
+    from llmrec.training.dpo.lettingo import (
         heldout_tasks,
         profile_builder,
         sample_profiles,
         score_profiles,
         training_tasks,
     )
+    from llmrec.training.dpo.pairs import build_dpo_pairs
 
     split = leave_one_out(load_recipe_dataset(args.dataset, seed=seed), validation=False)
     train_users, eval_users = sample_train_eval_users(
@@ -183,7 +183,7 @@ def evaluate_generator(
         ``(profiles, auc)``: one profile per evaluation user and the per-user AUC, shape
         ``(n_users,)``.
     """
-    from llmrec.training.lettingo import sample_profiles, score_profiles
+    from llmrec.training.dpo.lettingo import sample_profiles, score_profiles
 
     was_training = model.training
     model.eval()

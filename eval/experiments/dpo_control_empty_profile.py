@@ -6,7 +6,7 @@ and prints JSON: the empty-profile AUC and the paired differences before/after m
 ``[mean, ci_low, ci_high]`` (95% bootstrap over users). It shows how much the scorer uses a
 profile at all.
 
-    OMP_NUM_THREADS=1 python recipes/smollm2/dpo/control_empty_profile.py runs/smollm2-dpo-profiles
+    OMP_NUM_THREADS=1 python eval/experiments/dpo_control_empty_profile.py runs/smollm2-dpo-profiles
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def main(run: Path) -> dict:
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out
     from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
-    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
-    from llmrec.training.lettingo import heldout_tasks, profile_builder, score_profiles
+    from llmrec.training.data import load_recipe_dataset, sample_train_eval_users
+    from llmrec.training.dpo.lettingo import heldout_tasks, profile_builder, score_profiles
 
     settings = json.loads((run / "eval_metrics.json").read_text())["settings"]
     args, seed = settings["script"], settings["seed"]
@@ -54,5 +54,7 @@ def main(run: Path) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: control_empty_profile.py <output_dir of a recipes/dpo.py run>")
+        raise SystemExit(
+            "usage: eval/experiments/dpo_control_empty_profile.py <output_dir of a recipes/dpo.py run>"
+        )
     print(json.dumps(main(Path(sys.argv[1]))))

@@ -10,7 +10,7 @@ LettinGo (arXiv 2506.18309) aligns a profile generator with its downstream use:
    candidate and answers Yes/No; a profile's score is the AUC of P("Yes")
    (:class:`~llmrec.context.scoring.AnswerScorer`) of the user's recent items against sampled
    negatives (:func:`score_profiles`);
-4. pair better against worse profiles (:func:`llmrec.training.dpo_pairs.build_dpo_pairs`) and
+4. pair better against worse profiles (:func:`llmrec.training.dpo.pairs.build_dpo_pairs`) and
    train the generator with DPO.
 
 The same scorer evaluates the generator before and after training on held-out users, whose

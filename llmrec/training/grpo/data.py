@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.training.rewards import parse_reply, profile_f1
-from llmrec.training.simulator import RevealPolicy, UserSimulator, step_all
+from llmrec.training.grpo.rewards import parse_reply, profile_f1
+from llmrec.training.grpo.simulator import RevealPolicy, UserSimulator, step_all
 
 logger = logging.getLogger(__name__)
 

@@ -332,7 +332,9 @@ class SLMRecModel(nn.Module):
         if not config_file.is_file():
             raise ValueError(f"{folder} is not an SLMRec model folder: {CONFIG_NAME} is missing")
         config = SLMRecConfig(**json.loads(config_file.read_text()))
-        decoder = AutoModel.from_pretrained(folder / "decoder", dtype=dtype or torch.float32)
+        decoder = AutoModel.from_pretrained(
+            folder / "decoder", dtype=dtype or torch.float32, use_safetensors=True
+        )
         model = cls(decoder, config)
         state = load_file(str(folder / WEIGHTS_NAME))
         heads = {k for k in state if k.startswith("block_heads.")}
