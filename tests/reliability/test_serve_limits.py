@@ -72,7 +72,7 @@ def server(tiny):
     ("body", "status", "message"),
     [
         (b"{not json", 400, "not valid JSON"),
-        (b"{\"a\": \"\xc3\x28\"}", 400, "not UTF-8"),
+        (b'{"a": "\xc3\x28"}', 400, "not UTF-8"),
         (b"[1, 2]", 400, "must be a JSON object"),
         ({"messages": "hi"}, 400, "'messages' must be a non-empty list"),
         ({"messages": [{"role": "hacker", "content": "x"}]}, 400, "role must be one of"),
