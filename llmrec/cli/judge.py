@@ -69,6 +69,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     inj.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
     inj.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
     inj.add_argument("--attacks", default=None, help="comma-separated attack names (default all)")
+    inj.add_argument(
+        "--payloads",
+        default=None,
+        help="JSONL payload corpus (tests/data/injection/payloads.jsonl): pointwise shift per "
+        "payload and per class against clean twins, instead of the built-in attacks",
+    )
     inj.set_defaults(func=_injection)
 
 
@@ -232,11 +238,25 @@ def _injection(args: argparse.Namespace) -> int:
     users = sample_users(eligible, args.users, args.seed)
     profiles = _profiles(args, backend, split, users) if args.sees != "history" else {}
     ctx = UserContext(profiles=profiles, history=split.train, max_history=args.max_history)
-    names = args.attacks.split(",") if args.attacks else None
-    attacks = attacks_by_name(names)
     cands = heldout_candidates(split, users, max(2, args.items_per_user), args.seed)
     items = split.train.items
     pairs = [(u, items[i]) for u, pos, negs in cands for i in [pos, *negs][: args.items_per_user]]
+    if args.payloads:
+        from llmrec.judge.injection import (
+            format_payload_classes,
+            load_payloads,
+            measure_payload_classes,
+        )
+
+        judge = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
+        result = measure_payload_classes(judge, pairs, load_payloads(args.payloads), args.seed)
+        result.update(model=args.model, data=args.data, judge=judge.describe())
+        result["payload_file"] = str(args.payloads)
+        print(format_payload_classes(result))
+        _write(result, args.out, f"injection_payloads_{args.data}_{args.mode}_{args.sees}")
+        return 0
+    names = args.attacks.split(",") if args.attacks else None
+    attacks = attacks_by_name(names)
     triples = [(u, items[negs[0]], items[negs[1]]) for u, _, negs in cands]
     pointwise = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
     pairwise = PairwiseJudge(backend, ctx, sees=args.sees, mode=args.mode)
