@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -78,25 +79,39 @@ class EmbeddingTable:
         return self.vectors[[self.index[str(i)] for i in ids]]
 
     def save(self, path: str | Path) -> Path:
-        """Write to ``path`` (``.safetensors`` or ``.parquet``, chosen by the suffix)."""
+        """Write to ``path`` (``.safetensors`` or ``.parquet``, chosen by the suffix).
+
+        The file appears whole or not at all: it is written beside ``path`` under a temporary
+        name, synced, then renamed over it, so a killed job never leaves a torn table.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".safetensors":
-            from safetensors.numpy import save_file
-
-            header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
-            save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(path), header)
-        elif path.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
-            column = pa.FixedSizeListArray.from_arrays(flat, self.dim)
-            table = pa.table({"id": pa.array(self.ids, pa.string()), "embedding": column})
-            table = table.replace_schema_metadata({"llmrec": json.dumps(self.metadata)})
-            pq.write_table(table, str(path))
-        else:
+        if path.suffix not in FORMATS:
             raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.numpy import save_file
+
+                header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
+                save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(tmp), header)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
+                column = pa.FixedSizeListArray.from_arrays(flat, self.dim)
+                table = pa.table({"id": pa.array(self.ids, pa.string()), "embedding": column})
+                table = table.replace_schema_metadata({"llmrec": json.dumps(self.metadata)})
+                pq.write_table(table, str(tmp))
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise OSError(err.errno, f"could not write the table {path}: {err.strerror}") from err
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
