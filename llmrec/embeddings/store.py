@@ -88,6 +88,7 @@ class EmbeddingTable:
         if path.suffix not in FORMATS:
             raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             if path.suffix == ".safetensors":
@@ -108,8 +109,12 @@ class EmbeddingTable:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise OSError(err.errno, f"could not write the table {path}: {err.strerror}") from err
+        except Exception as err:
+            # safetensors reports I/O failures (a full disk) as its own error type
+            if "I/O error" not in str(err):
+                raise
+            raise OSError(f"could not write the table {path}: {err}") from err
         finally:
             tmp.unlink(missing_ok=True)
         return path
@@ -145,3 +150,21 @@ class EmbeddingTable:
             meta = (table.schema.metadata or {}).get(b"llmrec", b"{}")
             return cls(table.column("id").to_pylist(), vectors, json.loads(meta))
         raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary siblings of ``path`` left by writers that were killed mid-write."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
