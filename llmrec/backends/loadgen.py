@@ -65,8 +65,8 @@ def run_load(
 
     Returns:
         ``requests``, ``ok``, ``requests_per_s`` (answered 200 per second), ``latency_ms``
-        (p50/p90/p99/max of 200s), ``errors_by_status`` (``"exception"`` for transport
-        failures), ``lost`` (sent, never answered), ``duplicated`` (an id answered twice),
+        (p50/p90/p99/max of 200s), ``errors_by_status`` (``"exception:<type>"`` for
+        transport failures), ``lost`` (sent, never answered), ``duplicated`` (an id answered twice),
         ``wrong_id`` (an answer echoing another id), ``mismatched`` (a reply that differs from
         the first reply to the same prompt), ``rss_mb`` and the settings.
     """
@@ -126,9 +126,9 @@ def run_load(
                 )
                 response = conn.getresponse()
                 data = response.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as err:
                 with lock:
-                    statuses["exception"] += 1
+                    statuses[f"exception:{type(err).__name__}"] += 1
                 conn.close()
                 conn = conn_cls(parts.hostname, parts.port, timeout=timeout)
                 continue

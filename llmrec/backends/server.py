@@ -221,7 +221,7 @@ class OpenAICompatServer:
         self.max_body_bytes = max_body_bytes
         self.batcher = _Batcher(backend, batch_wait, max_batch, max_queue, request_timeout)
         handler = type("Handler", (_Handler,), {"app": self, "timeout": socket_timeout})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = _HTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}/v1"
@@ -375,6 +375,11 @@ class OpenAICompatServer:
                 "total_tokens": max(0, completion),
             },
         }
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    # The stdlib's listen backlog of 5 resets connections when many clients connect at once.
+    request_queue_size = 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
