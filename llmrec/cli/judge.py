@@ -68,7 +68,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     inj.add_argument("--items-per-user", type=int, default=2)
     inj.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
     inj.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
-    inj.add_argument("--attacks", default=None, help="comma-separated attack names (default all)")
+    inj.add_argument(
+        "--attacks",
+        default=None,
+        help="comma-separated attack names (default all); with --payloads, payload names",
+    )
     inj.add_argument(
         "--payloads",
         default=None,
@@ -250,7 +254,14 @@ def _injection(args: argparse.Namespace) -> int:
         )
 
         judge = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
-        result = measure_payload_classes(judge, pairs, load_payloads(args.payloads), args.seed)
+        payloads = load_payloads(args.payloads)
+        if args.attacks:  # a subset of the corpus, by payload name
+            wanted = set(args.attacks.split(","))
+            unknown = wanted - {a.name for a in payloads}
+            if unknown:
+                raise ValueError(f"--attacks: {sorted(unknown)} are not in {args.payloads}")
+            payloads = [a for a in payloads if a.name in wanted]
+        result = measure_payload_classes(judge, pairs, payloads, args.seed)
         result.update(model=args.model, data=args.data, judge=judge.describe())
         result["payload_file"] = str(args.payloads)
         print(format_payload_classes(result))
