@@ -213,7 +213,7 @@ def measure_payload_classes(
     pairs: Sequence[tuple[str, ItemLike]],
     attacks: Sequence[Attack],
     seed: int = 0,
-    n_boot: int = 1000,
+    n_resamples: int = 1000,
 ) -> dict[str, Any]:
     """Score shift of each payload against its clean twin, and per payload class.
 
@@ -239,7 +239,7 @@ def measure_payload_classes(
             "class": attack.group,
             "field": attack.field,
             "mean_shift": bootstrap_ci(
-                _by_user(kept_users, shift[ok]), n_boot=n_boot, seed=seed
+                _by_user(kept_users, shift[ok]), n_resamples=n_resamples, seed=seed
             ).to_dict(),
             "share_increased": float(np.mean(shift[ok] > 0)) if ok.any() else float("nan"),
             "failed": int((~ok).sum()),
@@ -250,7 +250,7 @@ def measure_payload_classes(
     for group, by_user in per_class.items():
         names = [a.name for a in attacks if a.group == group]
         interval = bootstrap_ci(
-            np.array([np.mean(v) for v in by_user.values()]), n_boot=n_boot, seed=seed
+            np.array([np.mean(v) for v in by_user.values()]), n_resamples=n_resamples, seed=seed
         )
         classes[group] = {
             "payloads": len(names),
