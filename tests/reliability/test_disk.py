@@ -123,7 +123,14 @@ def test_cli_reports_a_read_only_folder_without_a_traceback(small_fs, tiny_llama
 
         done = subprocess.run(
             [sys.executable, "-m", "llmrec", "profile", "--data", "ml-100k", "--users", "2"]
-            + ["--model", tiny_llama_path, "--out", str(small_fs / "sub" / "p.jsonl"), "--quiet", "--no-cache"],
+            + [
+                "--model",
+                tiny_llama_path,
+                "--out",
+                str(small_fs / "sub" / "p.jsonl"),
+                "--quiet",
+                "--no-cache",
+            ],
             env=ENV,
             capture_output=True,
             text=True,
