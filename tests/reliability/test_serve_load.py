@@ -21,9 +21,9 @@ def test_concurrent_clients_lose_nothing(tiny):
         report = run_load(
             server.url,
             "tiny",
-            clients=16,
+            clients=8,
             seconds=30,
-            max_requests=64,
+            max_requests=32,
             max_tokens=4,
             memory=lambda: calls.append(1) or 100 * 2**20,
         )
