@@ -23,7 +23,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="user sources: profile attributes history (default: the model's, else attributes history)",
     )
-    users.add_argument("--profiles", default=None, help="JSONL of {user_id, profile} records")
+    users.add_argument(
+        "--profiles",
+        default=None,
+        help="profile file: llmrec profile output or {user_id, profile} rows (JSONL or Parquet)",
+    )
     users.add_argument("--max-history-tokens", type=int, default=None)
     users.add_argument(
         "--split",
@@ -75,9 +79,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _users(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.embeddings.encoder import UserEncoder
-    from llmrec.embeddings.train import read_profiles
 
     data = load_dataset(args.data)
     dataset = leave_one_out(data).train if args.split == "loo" else data
@@ -87,7 +91,7 @@ def _users(args: argparse.Namespace) -> int:
     if args.sources:
         kwargs["sources"] = tuple(args.sources)
     encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
-    profiles = read_profiles(args.profiles) if args.profiles else None
+    profiles = read_profile_texts(args.profiles) if args.profiles else None
     table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
     table.metadata["split"] = args.split
     print(f"{len(table)} users x {table.dim} -> {table.save(args.out)}")

@@ -106,26 +106,36 @@ def _setup(args: argparse.Namespace):
 
 
 def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dict[str, str]:
-    """Profiles of ``users`` from ``--profiles`` or built from ``split.train`` (cached in --out)."""
+    """Profiles of ``users`` from ``--profiles`` or built from ``split.train`` (cached in --out).
+
+    Any profile file the toolkit writes is read (``llmrec profile`` output included). Users
+    whose profile failed are judged with an empty profile, as a warning says.
+    """
     from pathlib import Path
 
-    from llmrec.judge.profiles import build_profiles, load_profiles
+    from llmrec.context.profile_files import read_profile_file
 
     if args.profiles:
-        profiles = load_profiles(args.profiles)
-        missing = [u for u in users if u not in profiles]
-        if missing:
-            raise ValueError(
-                f"{args.profiles}: no profile for users {missing[:5]} (of {len(missing)})"
-            )
-        return profiles
-    path = Path(args.out) / f"profiles_{Path(str(args.data)).name}_seed{args.seed}.jsonl"
-    profile_backend = backend
-    if args.profile_model and args.profile_model != args.model:
-        from llmrec.backends import load_backend
+        path = Path(args.profiles)
+    else:
+        from llmrec.profiles import ProfileBuilder, run_profile_job
 
-        profile_backend = load_backend(args.profile_model, cache=args.cache)
-    return build_profiles(profile_backend, split.train, users, path, progress=True)
+        path = Path(args.out) / f"profiles_{Path(str(args.data)).name}_seed{args.seed}.jsonl"
+        profile_backend = backend
+        if args.profile_model and args.profile_model != args.model:
+            from llmrec.backends import load_backend
+
+            profile_backend = load_backend(args.profile_model, cache=args.cache)
+        # "recent": the last 20 interactions, the window the judge's history view shows, so
+        # the profile/history ablation is fair.
+        builder = ProfileBuilder(profile_backend, strategy="recent")
+        run_profile_job(builder, split.train, list(users), path, progress=True, shard=(0, 1))
+    read = read_profile_file(path)
+    profiles = {**dict.fromkeys(read.failed, ""), **read.texts}
+    missing = [u for u in users if u not in profiles]
+    if missing:
+        raise ValueError(f"{path}: no profile for users {missing[:5]} (of {len(missing)})")
+    return profiles
 
 
 def _write(result: dict, out: str, stem: str, panels: dict | None = None) -> None:
@@ -200,9 +210,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from llmrec.context.view import UserContext
     from llmrec.data.sampling import sample_users
     from llmrec.judge.compare import compare_rankings, load_rankings
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pairwise import PairwiseJudge
 
     lists_a, lists_b = load_rankings(args.a), load_rankings(args.b)
@@ -226,8 +236,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _injection(args: argparse.Namespace) -> int:
+    from llmrec.context.view import UserContext
     from llmrec.data.sampling import sample_users
-    from llmrec.judge.context import UserContext
     from llmrec.judge.injection import (
         attacks_by_name,
         measure_pairwise_injection,

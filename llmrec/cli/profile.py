@@ -6,6 +6,8 @@ Examples:
     llmrec profile --data ml-100k --out p.jsonl --model openai:http://127.0.0.1:8000/v1#smol
     torchrun --nproc_per_node 2 -m llmrec.cli.main profile --data ml-100k --out p.jsonl
     accelerate launch --multi_gpu --num_processes 4 -m llmrec.cli.main profile --out p.jsonl
+    llmrec profile --data ml-100k --model smollm2-135m-instruct --adapter runs/dpo \
+        --strategy recent --last-n 20 --out p.jsonl   # the profile writer the DPO recipe trained
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--out", required=True, help="output JSONL (appended; resumed)")
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="smollm2-135m-instruct", help="backend spec")
+    model.add_argument(
+        "--adapter",
+        default=None,
+        help="LoRA adapter folder on top of --model (a local model), e.g. the DPO recipe's output",
+    )
     model.add_argument("--device", default=None)
     model.add_argument("--dtype", default=None)
     model.add_argument("--quantization", choices=["8bit", "4bit"], default=None)
@@ -68,11 +75,11 @@ def main(args: argparse.Namespace) -> int:
 
     from llmrec.backends import load_backend
     from llmrec.backends.base import GenerationParams
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.paths import home
     from llmrec.profiles.builder import DEFAULT_MAX_NEW_TOKENS, ProfileBuilder
     from llmrec.profiles.job import merge_parts, parse_shard, run_profile_job
-    from llmrec.profiles.store import read_profiles
     from llmrec.profiles.strategies import make_strategy
 
     dataset = load_dataset(args.data)
@@ -90,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
     if args.strategy == "incremental":
         if not args.previous:
             raise ValueError("--strategy incremental needs --previous <profiles.jsonl>")
-        previous = {u: r.text for u, r in read_profiles(args.previous, only_ok=True).items()}
+        previous = read_profile_texts(args.previous)
     strategy = make_strategy(
         args.strategy,
         token_budget=args.token_budget,
@@ -115,7 +122,15 @@ def main(args: argparse.Namespace) -> int:
         if torch.cuda.is_available():  # one GPU per process under torchrun / accelerate
             kwargs["device"] = f"cuda:{int(local_rank) % torch.cuda.device_count()}"
     cache = None if args.no_cache else (args.cache or os.path.join(home(), "responses.sqlite"))
-    backend = load_backend(args.model, cache=cache, **kwargs)
+    if args.adapter:
+        if not is_local:
+            raise ValueError(
+                f"--adapter needs a local --model, got {args.model!r}; serve the merged model "
+                "behind the server instead"
+            )
+        backend = adapter_backend(args.model, args.adapter, cache=cache, **kwargs)
+    else:
+        backend = load_backend(args.model, cache=cache, **kwargs)
     params = GenerationParams(
         max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
         temperature=args.temperature,
@@ -145,3 +160,33 @@ def main(args: argparse.Namespace) -> int:
     summary["usage"] = asdict(backend.usage)
     print(json.dumps(summary))
     return 0
+
+
+def adapter_backend(model: str, adapter: str, cache: str | None = None, **kwargs):
+    """A transformers backend over ``model`` with the LoRA ``adapter`` merged into its weights.
+
+    The backend's fingerprint hashes the merged weights, so cached replies of the base model
+    are never reused for the adapted one.
+
+    Args:
+        model: Alias, hub id or folder of the base model.
+        adapter: Folder with ``adapter_config.json`` (a peft / trl output directory).
+        cache: Response cache file, or ``None``.
+        **kwargs: ``device``, ``dtype``, ``quantization``, ``batch_size``.
+    """
+    import os
+
+    from peft import PeftModel
+
+    from llmrec.backends import load_backend
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.models import load_causal_lm
+
+    if not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
+        raise ValueError(f"--adapter {adapter}: no adapter_config.json in that folder")
+    batch_size = kwargs.pop("batch_size", None)
+    base, tokenizer = load_causal_lm(model, **kwargs)
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.eval()
+    backend = TransformersBackend.from_model(merged, tokenizer, batch_size=batch_size)
+    return load_backend(backend, cache=cache)

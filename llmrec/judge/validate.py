@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmrec.backends.base import Backend
+from llmrec.context.view import UserContext
 from llmrec.data.sampling import sample_users
 from llmrec.judge.calibration import make_calibrator
-from llmrec.judge.context import UserContext
 from llmrec.judge.pairwise import PairwiseJudge, summarize, win_values
 from llmrec.judge.pointwise import PointwiseJudge, PointwiseJudgment, parse_summary
 from llmrec.metrics.stats import (

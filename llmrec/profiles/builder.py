@@ -24,8 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.context.history import (
+    LINE_TEMPLATE,
+    HistoryEntry,
+    history_entries,
+    render_lines,
+    token_counter,
+)
 from llmrec.data.records import InteractionDataset
-from llmrec.profiles.history import LINE_TEMPLATE, history_entries, render_lines, token_counter
 from llmrec.profiles.schema import ProfileRecord
 from llmrec.profiles.strategies import Strategy, UserView, make_strategy
 from llmrec.profiles.structured import parse_structured
@@ -102,12 +108,13 @@ class ProfileBuilder:
     # -- prompts ----------------------------------------------------------------------------
     def views(self, dataset: InteractionDataset, user_ids: Sequence[str]) -> list[UserView]:
         """Each user's view under the strategy (from ``dataset``'s interactions only)."""
-        views = []
-        for uid in user_ids:
-            entries = history_entries(dataset, str(uid))
-            lines = render_lines(entries, self.line_template)
-            views.append(self.strategy.view(str(uid), entries, lines, self._count))
-        return views
+        return [self.view_of(str(uid), history_entries(dataset, str(uid))) for uid in user_ids]
+
+    def view_of(self, user_id: str, entries: Sequence[HistoryEntry]) -> UserView:
+        """The strategy's view of the given entries (part of a history, as LettinGo's DPO uses)."""
+        return self.strategy.view(
+            str(user_id), entries, render_lines(entries, self.line_template), self._count
+        )
 
     def summarise(self, views: Sequence[UserView]) -> list[list[str]]:
         """Notes on every chunk of every view, from one batched call (hierarchical stage 1)."""

@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
+from llmrec.context.history import HistoryEntry, fit_recent
 from llmrec.data.windows import last_days, last_n
-from llmrec.profiles.history import HistoryEntry, fit_recent
 
 
 @dataclass(frozen=True)
