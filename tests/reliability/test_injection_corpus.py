@@ -38,7 +38,7 @@ def test_bad_corpus_lines_are_named(tmp_path, line, message):
 
 def test_invisible_only_payload_shifts_nothing(tiny_llama_path, synthetic_world):
     from llmrec.backends.hf import TransformersBackend
-    from llmrec.judge.context import UserContext
+    from llmrec.context.view import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
 
     backend = TransformersBackend(tiny_llama_path, device="cpu", batch_size=8)

@@ -52,7 +52,7 @@ def parsed_specials(tokenizer, text: str) -> list[int]:
 
 
 def judge_chat(title: str, description: str | None = None):
-    from llmrec.judge.context import render_item
+    from llmrec.context.items import render_item
 
     item = Item("1", title, ("Drama",), 1995, description)
     return render_chat(
