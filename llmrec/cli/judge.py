@@ -93,7 +93,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     inj.add_argument("--items-per-user", type=int, default=2)
     inj.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
     inj.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
-    inj.add_argument("--attacks", default=None, help="comma-separated attack names (default all)")
+    inj.add_argument(
+        "--attacks",
+        default=None,
+        help="comma-separated attack names (default all); with --payloads, payload names",
+    )
+    inj.add_argument(
+        "--payloads",
+        default=None,
+        help="JSONL payload corpus (tests/data/injection/payloads.jsonl): pointwise shift per "
+        "payload and per class against clean twins, instead of the built-in attacks",
+    )
     inj.set_defaults(func=_injection)
 
 
@@ -346,11 +356,32 @@ def _injection(args: argparse.Namespace) -> int:
     users = sample_users(eligible, args.users, args.seed)
     profiles = _profiles(args, backend, split, users) if args.sees != "history" else {}
     ctx = UserContext(profiles=profiles, history=split.train, max_history=args.max_history)
-    names = args.attacks.split(",") if args.attacks else None
-    attacks = attacks_by_name(names)
     cands = heldout_candidates(split, users, max(2, args.items_per_user), args.seed)
     items = split.train.items
     pairs = [(u, items[i]) for u, pos, negs in cands for i in [pos, *negs][: args.items_per_user]]
+    if args.payloads:
+        from llmrec.judge.injection import (
+            format_payload_classes,
+            load_payloads,
+            measure_payload_classes,
+        )
+
+        judge = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
+        payloads = load_payloads(args.payloads)
+        if args.attacks:  # a subset of the corpus, by payload name
+            wanted = set(args.attacks.split(","))
+            unknown = wanted - {a.name for a in payloads}
+            if unknown:
+                raise ValueError(f"--attacks: {sorted(unknown)} are not in {args.payloads}")
+            payloads = [a for a in payloads if a.name in wanted]
+        result = measure_payload_classes(judge, pairs, payloads, args.seed)
+        result.update(model=args.model, data=args.data, judge=judge.describe())
+        result["payload_file"] = str(args.payloads)
+        print(format_payload_classes(result))
+        _write(result, args.out, f"injection_payloads_{args.data}_{args.mode}_{args.sees}")
+        return 0
+    names = args.attacks.split(",") if args.attacks else None
+    attacks = attacks_by_name(names)
     triples = [(u, items[negs[0]], items[negs[1]]) for u, _, negs in cands]
     pointwise = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
     pairwise = PairwiseJudge(backend, ctx, sees=args.sees, mode=args.mode)

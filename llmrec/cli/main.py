@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # OSError: a full disk or read-only folder, path named
         print(f"llmrec {args.command}: error: {err}", file=sys.stderr)
         return 2
 

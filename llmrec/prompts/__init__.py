@@ -40,10 +40,17 @@ def prompts_root() -> Path:
 def untrusted(text: Any, max_chars: int = 300) -> str:
     """Delimit untrusted text as ``<<<...>>>``, removing delimiters inside it and cutting it.
 
-    Cutting happens on the character budget, with an ellipsis marking the cut.
+    Chat-control markers inside the text (``<|im_start|>``, ``</s>``, ``[INST]``, ...) are
+    rewritten into readable look-alikes and invisible format characters dropped
+    (:func:`llmrec.control_tokens.neutralise`), so item text never becomes special tokens, on
+    any backend. Cutting happens on the character budget, with an ellipsis marking the cut.
     """
-    value = "" if text is None else str(text)
-    value = value.replace(OPEN, "").replace(CLOSE, "")
+    from llmrec.control_tokens import neutralise, strip_invisible
+
+    value = strip_invisible("" if text is None else str(text))
+    while OPEN in value or CLOSE in value:  # removing one may join the pieces of another
+        value = value.replace(OPEN, "").replace(CLOSE, "")
+    value = neutralise(value)
     value = re.sub(r"\s+", " ", value).strip()
     if len(value) > max_chars:
         value = value[: max_chars - 1].rstrip() + "…"
