@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Bottom to top: (layer, packages of llmrec, siblings?).
 LAYERS: list[tuple[str, frozenset[str], bool]] = [
-    ("cache", frozenset({"paths", "assets"}), False),
+    ("leaf helpers", frozenset({"paths", "assets", "control_tokens"}), False),
     ("foundation", frozenset({"data", "metrics"}), True),
     ("utilities", frozenset({"models", "prompts"}), False),
     ("backends", frozenset({"backends"}), True),
@@ -30,14 +30,6 @@ LAYERS: list[tuple[str, frozenset[str], bool]] = [
 ]
 LEVEL = {pkg: i for i, (_, pkgs, _) in enumerate(LAYERS) for pkg in pkgs}
 SIBLINGS = {pkg: siblings for _, pkgs, siblings in LAYERS for pkg in pkgs}
-
-# Violations found when the test was written (issue #14), each being removed by the helper
-# named. The test fails on any import not listed here AND on a listed one that is gone, so the
-# list only shrinks and stays true.
-KNOWN: set[tuple[str, str]] = {
-    # fidelity: a judge baseline built from profile facts; profiles.facts belongs below both
-    ("llmrec/judge/baselines.py", "llmrec.profiles.facts"),
-}
 
 
 def package_files() -> list[Path]:
@@ -124,12 +116,8 @@ def test_every_package_is_in_the_table():
 
 
 def test_imports_point_one_way():
-    found = violations()
-    new = [v for v in found if (v[0], v[2]) not in KNOWN]
-    gone = KNOWN - {(v[0], v[2]) for v in found}
-    lines = [f"{f}:{line}: imports {m}: {why}" for f, line, m, why in new]
-    assert not new, "imports against the layers:\n" + "\n".join(lines)
-    assert not gone, f"fixed, so remove from KNOWN: {sorted(gone)}"
+    lines = [f"{f}:{line}: imports {m}: {why}" for f, line, m, why in violations()]
+    assert not lines, "imports against the layers:\n" + "\n".join(lines)
 
 
 def test_the_checker_sees_imports_inside_functions(tmp_path, monkeypatch):

@@ -213,7 +213,7 @@ def check_disjoint(adapter: str, users: list[str]) -> None:
 
 def facts_profiles(train, users: list[str]) -> dict[str, str]:
     """The grounded facts of each user as profile text (deterministic, no model call)."""
-    from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
+    from llmrec.context.facts import FactsConfig, base_shares, user_facts
     from llmrec.prompts import render
 
     base = base_shares(train)

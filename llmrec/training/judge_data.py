@@ -137,10 +137,10 @@ def build_judge_examples(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Prompt/completion rows for ``users`` from ``train`` (``split.train``) only."""
+    from llmrec.context.facts import FactsConfig, base_shares, user_facts
     from llmrec.context.view import UserContext
     from llmrec.data.sampling import popularity_matched_negatives
     from llmrec.judge.pointwise import PointwiseJudge
-    from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
     from llmrec.prompts import render
 
     frame = train.interactions

@@ -25,7 +25,7 @@ Definitions (``n_v``: the user's interactions with value ``v``; ``m_v``: their m
   ``min_shift``, it had ``min_support`` in the older half and it is not a clear like.
 
 Example:
-    >>> from llmrec.profiles.facts import user_facts
+    >>> from llmrec.context.facts import user_facts
     >>> facts = user_facts(split.train, "1")  # doctest: +SKIP
     >>> facts.likes  # doctest: +SKIP
     ('Drama', 'Comedy', 'Action')
