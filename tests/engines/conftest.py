@@ -89,30 +89,31 @@ def vllm_server(smollm2_path, tmp_path_factory):
         "--max-model-len", "2048", "--host", "127.0.0.1", "--port", str(port),
         "--max-logprobs", "20",
     ]  # fmt: skip
-    handle = open(log, "w")
-    proc = subprocess.Popen(
-        command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **vllm_cpu_env()}
-    )
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + float(os.environ.get("LLMREC_VLLM_START_TIMEOUT", "1200"))
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vllm serve exited with {proc.returncode}: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vllm serve did not answer in time: {log.read_text()[-3000:]}")
-            time.sleep(2)
-        yield url, name
-    finally:
-        proc.terminate()
+    limit = float(os.environ.get("LLMREC_VLLM_START_TIMEOUT", "1200"))
+    env = {**os.environ, **vllm_cpu_env()}
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + limit
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        handle.close()
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"vllm serve exited {proc.returncode}: {log.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{url}/models", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"vllm serve did not answer in {limit:.0f} s: {log.read_text()[-3000:]}"
+                    )
+                time.sleep(2)
+            yield url, name
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
