@@ -47,7 +47,7 @@ venv-vllm: $(VLLM_STAMP)
 $(VLLM_STAMP): pyproject.toml
 	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	@$(VLLM_VENV)/bin/python -c "import torch" 2>/dev/null || $(VLLM_VENV)/bin/pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check "$(VLLM_SPEC)" -e ".[dev]"
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check "$(VLLM_SPEC)" -e ".[dev,ray]"
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	@touch $(VLLM_STAMP)
 

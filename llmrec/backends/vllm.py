@@ -95,6 +95,8 @@ class VLLMBackend:
         gpu_memory_utilization: Share of GPU memory vLLM may take (GPU only).
         max_model_len: Context length to plan for (default the model's).
         trust_remote_code: Passed to vLLM.
+        top_logprobs: Alternatives read per decode step in ``next_token_logprobs`` (at most
+            vLLM's ``max_logprobs``, 20 by default); candidates outside them cost one more pass.
         **engine_kwargs: Further ``vllm.LLM`` arguments.
     """
 
@@ -106,6 +108,7 @@ class VLLMBackend:
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = None,
         trust_remote_code: bool = False,
+        top_logprobs: int = 20,
         **engine_kwargs: Any,
     ) -> None:
         vllm = require_vllm()
@@ -113,6 +116,7 @@ class VLLMBackend:
 
         self._vllm = vllm
         self.name = str(model)
+        self.top_logprobs = top_logprobs
         cpu = on_cpu_build()
         dtype = dtype or ("float32" if cpu else "auto")
         engine_kwargs.setdefault("enable_prefix_caching", True)
@@ -178,6 +182,12 @@ class VLLMBackend:
         return scores
 
     def next_token_logprobs(self, chats: Sequence[Chat], candidates: Sequence[str]) -> np.ndarray:
+        """Candidates' log-probabilities as the first generated token, exactly.
+
+        One decode step per chat returns the top ``top_logprobs`` alternatives (raw model
+        log-probabilities, vLLM's default ``logprobs_mode``); a candidate outside them is scored
+        exactly as a prompt log-probability of ``prompt + [candidate]`` instead of ``-inf``.
+        """
         ids = []
         for cand in candidates:
             tokens = self._token_ids(cand)
@@ -187,13 +197,29 @@ class VLLMBackend:
                     "next_token_logprobs needs single-token candidates"
                 )
             ids.append(tokens[0])
-        rows, lengths = [], []
-        for chat in chats:
-            prompt = self._token_ids(self._prompt(chat))
-            rows.extend(prompt + [t] for t in ids)
-            lengths.extend([1] * len(ids))
-        flat = self._score_token_lists(rows, lengths)
-        return np.asarray(flat, dtype=np.float32).reshape(len(chats), len(candidates))
+        prompts = [self._token_ids(self._prompt(chat)) for chat in chats]
+        sampling = self._vllm.SamplingParams(
+            max_tokens=1, temperature=0.0, logprobs=self.top_logprobs
+        )
+        inputs = [{"prompt_token_ids": ids_} for ids_ in prompts]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
+        result = np.zeros((len(chats), len(ids)), dtype=np.float64)  # (n_chats, n_candidates)
+        missing = []
+        for row, out in enumerate(outputs):
+            self.usage.prompt_tokens += len(prompts[row])
+            top = out.outputs[0].logprobs[0]  # token id -> Logprob, for the one decoded step
+            for col, token in enumerate(ids):
+                if token in top:
+                    result[row, col] = top[token].logprob
+                else:
+                    missing.append((row, col))
+        if missing:
+            rows = [prompts[r] + [ids[c]] for r, c in missing]
+            for (r, c), value in zip(missing, self._score_token_lists(rows, [1] * len(rows))):
+                result[r, c] = value
+        self.usage.calls += 1
+        self.usage.prompts += len(chats)
+        return result.astype(np.float32)
 
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Sequence[Sequence[str]]

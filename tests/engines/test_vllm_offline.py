@@ -56,9 +56,11 @@ def test_greedy_text_equals_transformers(vllm_offline, hf_smol):
 
 
 def test_next_token_logprobs_agree(vllm_offline, hf_smol, judge_chats):
-    digits = ["1", "2", "3", "4", "5"]
-    ours = hf_smol.next_token_logprobs(judge_chats, digits)  # (8, 5)
+    # The digits are in vLLM's top 20; " zebra" is not, and takes the exact prompt-logprob path.
+    digits = ["1", "2", "3", "4", "5", " zebra"]
+    ours = hf_smol.next_token_logprobs(judge_chats, digits)  # (8, 6)
     theirs = vllm_offline.next_token_logprobs(judge_chats, digits)
+    assert (ours[:, -1] < ours[:, :5].min(axis=1)).all()
     assert theirs.shape == ours.shape
     np.testing.assert_allclose(theirs, ours, atol=2e-3, rtol=0)
     with pytest.raises(ValueError, match="single-token"):
