@@ -128,3 +128,22 @@ def evaluate_recommender_ray(
         config=config,
         seconds={"evaluate": time.perf_counter() - start},
     )
+
+
+def ray_evaluate_fn(engine: RayEngine):
+    """An ``evaluate_fn`` for :func:`~llmrec.evaluation.suite.run_suite`: full ranking on Ray,
+    the sampled protocol (cheap per user) in this process."""
+    from llmrec.evaluation.evaluator import evaluate_recommender
+
+    def evaluate(
+        rec, train, heldout, metrics, protocol, targets, k_max, embeddings, name, progress
+    ):
+        if protocol is not None and not isinstance(protocol, FullRanking):
+            return evaluate_recommender(
+                rec, train, heldout, metrics, protocol, targets, k_max, embeddings, name, progress
+            )
+        return evaluate_recommender_ray(
+            rec, train, heldout, metrics, engine, protocol, targets, k_max, embeddings, name
+        )
+
+    return evaluate

@@ -40,3 +40,24 @@ def test_ray_full_ranking_equals_single_process(ray_cluster, tie):
         np.testing.assert_array_equal(remote.per_user[metric], local.per_user[metric])
     assert remote.catalog == local.catalog
     assert set(remote.catalog) == {"coverage@10", "gini@10"}
+
+
+@pytest.mark.ray
+def test_suite_on_ray_equals_suite_in_process(ray_cluster, small_split):
+    from llmrec.data.synthetic import SyntheticConfig, generate_world
+    from llmrec.engines.ranking import ray_evaluate_fn
+    from llmrec.evaluation import run_suite
+
+    config = {
+        "name": "tiny",
+        "metrics": ["hr@10", "ndcg@10", "auc", "coverage@10", "gini@10"],
+        "statistics": {"n_resamples": 100, "baseline": "most_popular"},
+        "recommenders": [{"type": "most_popular"}, {"type": "ease", "params": {"l2": 50.0}}],
+    }
+    dataset = generate_world(SyntheticConfig(n_users=120, n_items=80, seed=2)).dataset
+    local = run_suite(config, dataset=dataset).results["systems"]
+    remote = run_suite(
+        config, dataset=dataset, evaluate_fn=ray_evaluate_fn(RayEngine(workers=2))
+    ).results["systems"]
+    for name in local:
+        assert remote[name]["metrics"] == local[name]["metrics"]
