@@ -41,9 +41,10 @@ def main() -> None:
 
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out, load_dataset
+    from llmrec.data.sampling import sample_users
     from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge, parse_summary
-    from llmrec.judge.validate import heldout_candidates, sample_users
+    from llmrec.judge.validate import heldout_candidates
     from llmrec.metrics.stats import kendall_tau
 
     split = leave_one_out(load_dataset("ml-100k"))

@@ -157,10 +157,10 @@ def _write(result: dict, out: str, stem: str, panels: dict | None = None) -> Non
 def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from llmrec.data.sampling import sample_users
     from llmrec.judge.report import format_validation
     from llmrec.judge.validate import (
         ValidationConfig,
-        sample_users,
         split_curves,
         validate_heldout,
         validate_synthetic,
@@ -209,10 +209,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from llmrec.data.sampling import sample_users
     from llmrec.judge.compare import compare_rankings, load_rankings
     from llmrec.judge.context import UserContext
     from llmrec.judge.pairwise import PairwiseJudge
-    from llmrec.judge.validate import sample_users
 
     lists_a, lists_b = load_rankings(args.a), load_rankings(args.b)
     shared = [u for u in lists_a if u in lists_b]
@@ -235,6 +235,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _injection(args: argparse.Namespace) -> int:
+    from llmrec.data.sampling import sample_users
     from llmrec.judge.context import UserContext
     from llmrec.judge.injection import (
         attacks_by_name,
@@ -244,7 +245,7 @@ def _injection(args: argparse.Namespace) -> int:
     from llmrec.judge.pairwise import PairwiseJudge
     from llmrec.judge.pointwise import PointwiseJudge
     from llmrec.judge.report import format_injection
-    from llmrec.judge.validate import heldout_candidates, sample_users
+    from llmrec.judge.validate import heldout_candidates
 
     backend, dataset, split, _ = _setup(args)
     eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))

@@ -19,8 +19,7 @@ Protocol (``llmrec embed eval``):
   instruction.
 - Confidence intervals: percentile bootstrap over evaluation users (``n_boot`` resamples); the
   trained encoder is compared with the no-instruction baseline by a paired bootstrap of the
-  difference on the same resamples. (Implemented here; ``llmrec.metrics.stats`` had not
-  landed when this was written.)
+  difference on the same resamples (:func:`llmrec.metrics.stats.bootstrap_ci`).
 
 Example:
     >>> from llmrec.embeddings.evaluate import evaluate_embeddings
@@ -46,6 +45,7 @@ from llmrec.embeddings.userqa import (
     question,
     typical_eras,
 )
+from llmrec.metrics.stats import bootstrap_ci
 
 logger = logging.getLogger(__name__)
 
@@ -113,23 +113,18 @@ class Samples:
 def bootstrap(
     samples: Samples, n_boot: int, seed: int, baseline: Samples | None = None
 ) -> dict[str, float]:
-    """Point estimate and 95% percentile-bootstrap interval (of the difference if ``baseline``)."""
-    n = samples.n
-    everyone = np.arange(n)
-    rng = np.random.default_rng(seed)
+    """Point estimate and 95% percentile-bootstrap interval (of the difference if ``baseline``).
+
+    Returns:
+        :meth:`llmrec.metrics.stats.Interval.to_dict`; the rows the statistic sees are the
+        resampled user indices, so a difference uses the same resamples for both sides.
+    """
 
     def value(idx: np.ndarray) -> float:
         v = samples.stat(idx)
         return v - baseline.stat(idx) if baseline is not None else v
 
-    point = value(everyone)
-    draws = np.array([value(rng.integers(0, n, n)) for _ in range(n_boot)])
-    low, high = np.percentile(draws, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
-    return {
-        "mean": round(point, 4),
-        "ci_low": round(float(low), 4),
-        "ci_high": round(float(high), 4),
-    }
+    return bootstrap_ci(np.arange(samples.n), value, n_resamples=n_boot, seed=seed).to_dict()
 
 
 # -- the three measurements --------------------------------------------------------------------
@@ -213,15 +208,14 @@ def evaluate_methods(
     """Run all measurements for each method on the evaluation ``users``.
 
     Returns:
-        ``{"methods": {name: {metric: {mean, ci_low, ci_high}}}, "vs_baseline": {...},
+        ``{"methods": {name: {metric: Interval dict}}}, "vs_baseline": {...},
         "vs_majority": {...}, "majority": {task: rate}}``: ``vs_baseline`` holds paired
         differences to ``baseline``, ``vs_majority`` paired differences of each zero-shot
         accuracy to always answering the most frequent class. Metric names are
         ``probe_<task>_accuracy``, ``probe_<task>_macro_f1``, ``recall@k``, ``ndcg@k``,
         ``zeroshot_<task>_accuracy``, ``neighbour_change_<task>``.
     """
-    from llmrec.evaluation.protocols import rank_targets
-    from llmrec.metrics.ranking import ndcg, recall
+    from llmrec.metrics.ranking import ndcg, rank_targets, recall
 
     labels = _labels(split, users)
     item_index = split.train.item_index
@@ -439,9 +433,9 @@ def verdict(result: dict[str, Any], method: str) -> dict[str, str]:
     """
     out = {}
     for metric, diff in result["vs_baseline"][method].items():
-        if diff["ci_low"] > 0:
+        if diff["low"] > 0:
             out[metric] = "better"
-        elif diff["ci_high"] < 0:
+        elif diff["high"] < 0:
             out[metric] = "worse"
         else:
             out[metric] = "tie"
@@ -464,13 +458,13 @@ def results_table(result: dict[str, Any], paired: str | None = "trained_instruct
         cells = []
         for name in names:
             r = result["methods"][name][metric]
-            cells.append(f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+            cells.append(f"{r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
         if diffs:
             d = diffs.get(metric)
             cells.append(
                 "n/a"
                 if d is None
-                else f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] {marks[metric]}"
+                else f"{d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {marks[metric]}"
             )
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -25,23 +25,13 @@ from llmrec.evaluation.protocols import (
     SampledRanking,
     full_ranking,
     krichene_rendle_correction,
-    rank_targets,
     sampled_ranking,
     topk_items,
 )
 from llmrec.evaluation.suite import SuiteConfig, SuiteResults, load_suite, run_suite
-from llmrec.metrics.stats import (
-    ConfidenceInterval,
-    PairedTest,
-    holm_adjust,
-    paired_bootstrap_ci,
-    paired_test,
-)
 
 __all__ = [
-    "ConfidenceInterval",
     "FullRanking",
-    "PairedTest",
     "RankingOutput",
     "SampledRanking",
     "SuiteConfig",
@@ -52,12 +42,8 @@ __all__ = [
     "evaluate_recommender",
     "full_ranking",
     "heldout_targets",
-    "holm_adjust",
     "krichene_rendle_correction",
     "load_suite",
-    "paired_bootstrap_ci",
-    "paired_test",
-    "rank_targets",
     "run_suite",
     "sampled_ranking",
     "topk_items",

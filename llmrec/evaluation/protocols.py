@@ -14,13 +14,7 @@ Tied relevant items are ordered among themselves by their position in the held-o
 order for ``"random"``), so the ranks in one row are always distinct positions of one ranking.
 For one held-out item, the pessimistic rank is ``1 + |{j != t : s_j >= s_t}|``.
 
-Example:
-    >>> import numpy as np
-    >>> scores = np.array([[0.5, 0.9, 0.5, 0.1]])
-    >>> rank_targets(scores, np.array([[2]]), tie="pessimistic").tolist()
-    [[3.0]]
-    >>> rank_targets(scores, np.array([[2]]), tie="optimistic").tolist()
-    [[2.0]]
+Ranks from scores under these policies are :func:`llmrec.metrics.ranking.rank_targets`.
 """
 
 from __future__ import annotations
@@ -32,17 +26,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from llmrec.data.sampling import STRATEGIES, sample_masked_negatives
+from llmrec.metrics.ranking import check_tie as _check_tie
+from llmrec.metrics.ranking import rank_targets
+
 logger = logging.getLogger(__name__)
 
-TIE_POLICIES = ("pessimistic", "optimistic", "random")
-SAMPLERS = ("uniform", "popularity")
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-
-
-def _check_tie(tie: str) -> str:
-    if tie not in TIE_POLICIES:
-        raise ValueError(f"tie policy {tie!r} is not one of {TIE_POLICIES}")
-    return tie
 
 
 @dataclass(frozen=True)
@@ -99,8 +89,8 @@ class SampledRanking:
 
     def __post_init__(self) -> None:
         _check_tie(self.tie)
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
+        if self.sampler not in STRATEGIES:
+            raise ValueError(f"sampler {self.sampler!r} is not one of {STRATEGIES}")
         if self.n_negatives < 1:
             raise ValueError(f"n_negatives must be >= 1, got {self.n_negatives}")
         if self.chunk_size < 1:
@@ -123,64 +113,6 @@ class RankingOutput:
     ranks: np.ndarray
     n_candidates: np.ndarray
     topk: np.ndarray | None = None
-
-
-def rank_targets(
-    scores: np.ndarray,
-    targets: np.ndarray,
-    tie: str = "pessimistic",
-    excluded: np.ndarray | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Ranks of target items in each row's ranking of all non-excluded items.
-
-    Args:
-        scores: ``(n, n_items)`` scores, higher is better; excluded items may hold any value.
-        targets: ``(n, R)`` target item indices, ``-1`` for padding.
-        tie: Tie policy.
-        excluded: ``(n, n_items)`` boolean mask of items left out of the ranking (training
-            items); targets are never excluded.
-        rng: Generator for the ``"random"`` tie policy.
-
-    Returns:
-        ``(n, R)`` float ranks, 1-based, ``nan`` at padding.
-    """
-    _check_tie(tie)
-    s = np.asarray(scores)
-    tgt = np.asarray(targets)
-    if tgt.ndim == 1:
-        tgt = tgt[:, None]
-    n, n_items = s.shape
-    if np.isnan(s).any():
-        bad = np.argwhere(np.isnan(s))[0]
-        raise ValueError(f"scores contain NaN (row {bad[0]}, item {bad[1]})")
-    valid = tgt >= 0
-    safe = np.where(valid, tgt, 0)
-    rows = np.arange(n)[:, None]
-    candidate = None
-    if excluded is not None:
-        candidate = ~np.asarray(excluded, dtype=bool)  # a new array: targets are unmasked below
-        candidate[np.broadcast_to(rows, tgt.shape)[valid], tgt[valid]] = True
-        s = np.where(candidate, s, -np.inf)
-    t_scores = s[rows, safe]  # (n, R)
-    keys = rng.random(s.shape) if tie == "random" else None  # (n, n_items) tie-break keys
-    out = np.full(tgt.shape, np.nan)
-    for j in range(tgt.shape[1]):
-        t = t_scores[:, j : j + 1]  # (n, 1)
-        greater = (s > t).sum(axis=1)  # excluded items sit at -inf, never above
-        tied = s == t
-        if candidate is not None:
-            tied &= candidate
-        same = valid & (t_scores == t)  # tied targets in this row, (n, R)
-        if tie == "pessimistic":
-            rank = greater + tied.sum(axis=1) - same[:, j + 1 :].sum(axis=1)
-        elif tie == "optimistic":
-            rank = greater + 1 + same[:, :j].sum(axis=1)
-        else:
-            k_t = keys[np.arange(n), safe[:, j]][:, None]
-            rank = greater + 1 + (tied & (keys < k_t)).sum(axis=1)
-        out[:, j] = np.where(valid[:, j], rank, np.nan)
-    return out
 
 
 def topk_items(scores: np.ndarray, k: int, excluded: np.ndarray | None = None) -> np.ndarray:
@@ -293,48 +225,6 @@ def full_ranking(
     return RankingOutput(ranks=ranks, n_candidates=n_cand, topk=topk)
 
 
-def sample_negatives(
-    users: np.ndarray,
-    forbidden: np.ndarray,
-    m: int,
-    sampler: str,
-    popularity: np.ndarray | None,
-    seed: int,
-) -> np.ndarray:
-    """``m`` distinct negatives per user, never a forbidden item; weighted without replacement.
-
-    Uses the Gumbel top-``m`` trick on ``log w_i`` (``w`` uniform or training popularity + 1),
-    from a generator seeded by ``(seed, user)``, so a user's negatives do not depend on which
-    other users are evaluated. Users with fewer than ``m`` allowed items get ``-1`` padding.
-
-    Args:
-        users: ``(n,)`` user indices (seed the per-user streams).
-        forbidden: ``(n, n_items)`` boolean: training and held-out items.
-        m: Negatives per user.
-        sampler: ``"uniform"`` or ``"popularity"``.
-        popularity: Training counts, needed for ``"popularity"``.
-        seed: Base seed.
-    """
-    n_items = forbidden.shape[1]
-    if sampler == "popularity":
-        if popularity is None:
-            raise ValueError("the popularity sampler needs item popularity")
-        logw = np.log(np.asarray(popularity, dtype=np.float64) + 1.0)
-    else:
-        logw = np.zeros(n_items)
-    out = np.full((len(users), m), -1, dtype=np.int64)
-    for i, u in enumerate(users):
-        g = np.random.default_rng([seed, int(u)]).gumbel(size=n_items)
-        key = np.where(forbidden[i], -np.inf, logw + g)
-        n_ok = int((~forbidden[i]).sum())
-        take = min(m, n_ok)
-        if take == 0:
-            continue
-        idx = np.argpartition(-key, take - 1)[:take] if take < n_items else np.arange(n_items)
-        out[i, :take] = idx[:take]
-    return out
-
-
 def sampled_ranking(
     score_fn: ScoreFn,
     users: np.ndarray,
@@ -373,7 +263,7 @@ def sampled_ranking(
         )
         rows = np.broadcast_to(np.arange(len(u))[:, None], t.shape)
         forbidden[rows[t >= 0], t[t >= 0]] = True
-        neg = sample_negatives(u, forbidden, m, protocol.sampler, popularity, protocol.seed)
+        neg = sample_masked_negatives(u, forbidden, m, protocol.sampler, popularity, protocol.seed)
         neg_scores = np.where(neg >= 0, np.take_along_axis(scores, np.maximum(neg, 0), 1), np.nan)
         rng = np.random.default_rng([protocol.seed, start, 1])
         for j in range(t.shape[1]):

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llmrec.data.sampling import sample_users
 from llmrec.evaluation.evaluator import SystemResult, evaluate_recommender, heldout_targets
 from llmrec.evaluation.protocols import FullRanking, SampledRanking
 from llmrec.metrics.registry import parse_metric
@@ -261,8 +262,9 @@ def run_suite(
             raise ValueError(f"protocol.users names unknown users {unknown[:5]}")
     targets = heldout_targets(heldout, config.protocol.relevance, config.protocol.users)
     if config.protocol.max_users and config.protocol.max_users < len(targets.users):
-        rng = np.random.default_rng(config.protocol.seed)
-        keep = np.sort(rng.choice(len(targets.users), config.protocol.max_users, replace=False))
+        keep = np.array(
+            sample_users(range(len(targets.users)), config.protocol.max_users, config.protocol.seed)
+        )
         targets = type(targets)(
             targets.users[keep],
             targets.items[keep],
@@ -344,8 +346,7 @@ def summarise(config: SuiteConfig, evaluated, dataset, split, train, targets) ->
             stats.seed,
         )  # fmt: skip
         for name in names:
-            ci = cis[name]
-            systems[name]["metrics"][metric] = {"value": ci.mean, "low": ci.low, "high": ci.high}
+            systems[name]["metrics"][metric] = cis[name].to_dict()
     for name in names:  # keep the configured metric order
         m = systems[name]["metrics"]
         systems[name]["metrics"] = {k: m[k] for k in config.metrics if k in m}

@@ -132,7 +132,7 @@ def compare_rankings(
     return {
         "users": len(users),
         "k": k,
-        "win_rate_a": bootstrap_ci(win_values(judgments), n_boot=n_boot, seed=seed).to_dict(),
+        "win_rate_a": bootstrap_ci(win_values(judgments), n_resamples=n_boot, seed=seed).to_dict(),
         **{key: v for key, v in summary.to_dict().items() if key != "win_rate_a"},
         "identical_lists": identical,
         "judge": judge.describe(),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmrec.backends.base import Backend
+from llmrec.data.sampling import sample_users
 from llmrec.judge.calibration import make_calibrator
 from llmrec.judge.context import UserContext
 from llmrec.judge.pairwise import PairwiseJudge, summarize, win_values
@@ -171,7 +172,7 @@ def _pairwise_block(
     judgments = judge.compare_items(triples)
     values = win_values(judgments)
     return {
-        "accuracy": bootstrap_ci(values, n_boot=cfg.n_boot, seed=cfg.seed).to_dict(),
+        "accuracy": bootstrap_ci(values, n_resamples=cfg.n_boot, seed=cfg.seed).to_dict(),
         **summarize(judgments).to_dict(),
     }
 
@@ -192,14 +193,6 @@ def heldout_candidates(
     )  # (n_users, negatives) indices into item_ids
     ids = split.train.item_ids
     return [(u, str(test[u]), [ids[j] for j in negs[k]]) for k, u in enumerate(user_ids)]
-
-
-def sample_users(candidates: Sequence[str], n: int, seed: int) -> list[str]:
-    """``n`` users drawn without replacement (all of them when fewer), in a seeded order."""
-    rng = np.random.default_rng(seed)
-    pool = list(candidates)
-    pick = rng.permutation(len(pool))[: min(n, len(pool))]
-    return [pool[k] for k in sorted(pick)]
 
 
 def validate_heldout(
@@ -249,7 +242,7 @@ def validate_heldout(
             "auc_pooled": bootstrap_ci(
                 groups, lambda r: roc_auc(r[:, 0], r[:, 1]), cfg.n_boot, seed=cfg.seed
             ).to_dict(),
-            "auc_per_user": bootstrap_ci(per_user, n_boot=cfg.n_boot, seed=cfg.seed).to_dict(),
+            "auc_per_user": bootstrap_ci(per_user, n_resamples=cfg.n_boot, seed=cfg.seed).to_dict(),
             "mean_score_positive": float(np.nanmean(s[y == 1])),
             "mean_score_negative": float(np.nanmean(s[y == 0])),
             "parse": parse_summary(judgments),

@@ -1,6 +1,9 @@
 """Pure, vectorised evaluation metrics: per-user arrays in, per-user arrays out.
 
-- :mod:`llmrec.metrics.ranking`: HR, recall, precision, NDCG, MRR, MAP, AUC from ranks.
+- :mod:`llmrec.metrics.ranking`: HR, recall, precision, NDCG, MRR, MAP, AUC from ranks;
+  ranks from scores with a tie policy.
+- :mod:`llmrec.metrics.stats`: the one interval type, bootstrap CIs over users, paired tests,
+  Holm, ROC AUC, agreement statistics.
 - :mod:`llmrec.metrics.beyond_accuracy`: coverage, Gini, novelty, diversity, popularity bias.
 - :mod:`llmrec.metrics.llm_outputs`: hallucination, duplicate, in-history, out-of-candidate rates.
 - :mod:`llmrec.metrics.registry`: names (``"ndcg@10"``) and :func:`evaluate`.
@@ -10,7 +13,6 @@ from llmrec.metrics.ranking import (
     as_rank_matrix,
     auc,
     average_precision,
-    global_auc,
     hit_rate,
     mrr,
     ndcg,
@@ -28,7 +30,6 @@ __all__ = [
     "available_metrics",
     "average_precision",
     "evaluate",
-    "global_auc",
     "hit_rate",
     "mrr",
     "ndcg",

@@ -11,8 +11,8 @@ Conventions of ``ranks`` (shape ``(n_users,)`` for one relevant item per user, o
 - ``np.inf`` is a relevant item that was not retrieved (outside a top-k list);
 - ``np.nan`` pads rows with fewer relevant items than ``n_slots``; padding never counts.
 
-Within one row, finite ranks must be distinct (they are positions in one list); the protocols in
-:mod:`llmrec.evaluation.protocols` guarantee it for every tie policy.
+Within one row, finite ranks must be distinct (they are positions in one list);
+:func:`rank_targets`, which makes ranks from scores, guarantees it for every tie policy.
 
 Example:
     >>> import numpy as np
@@ -27,6 +27,15 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
+TIE_POLICIES = ("pessimistic", "optimistic", "random")
+
+
+def check_tie(tie: str) -> str:
+    """``tie`` if it is one of :data:`TIE_POLICIES`, else ``ValueError`` naming them."""
+    if tie not in TIE_POLICIES:
+        raise ValueError(f"tie policy {tie!r} is not one of {TIE_POLICIES}")
+    return tie
 
 
 def as_rank_matrix(ranks: np.ndarray) -> np.ndarray:
@@ -165,29 +174,6 @@ def auc(ranks: np.ndarray, n_candidates: np.ndarray | int) -> np.ndarray:
     return np.divide(below.sum(axis=1), denom, out=np.full(len(r), np.nan), where=ok)
 
 
-def global_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Pooled AUC of pointwise predictions (Mann-Whitney U / (n_pos n_neg), ties count 1/2).
-
-    Used for yes/no recommenders (TALLRec-style) evaluated on labelled pairs.
-
-    Example:
-        >>> global_auc(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.4, 0.4]))
-        0.875
-    """
-    from scipy.stats import rankdata
-
-    y = np.asarray(labels).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    if y.shape != s.shape or y.ndim != 1:
-        raise ValueError(f"labels {y.shape} and scores {s.shape} must be equal 1-D shapes")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"AUC needs both classes; got {n_pos} positives and {n_neg} negatives")
-    midranks = rankdata(s)  # average ranks: ties share the midrank
-    u = midranks[y].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
-
-
 def pad_relevant(lists: list, fill: int = -1) -> np.ndarray:
     """Stack ragged lists of item indices into an ``(n_users, max_len)`` int matrix padded by ``fill``."""
     width = max((len(x) for x in lists), default=0)
@@ -224,4 +210,75 @@ def ranks_from_topk(topk: np.ndarray, relevant: np.ndarray, chunk_size: int = 40
         pos = eq.argmax(axis=2) + 1.0
         block = np.where(found, pos, np.inf)
         out[start : start + chunk_size] = np.where(q < 0, np.nan, block)
+    return out
+
+
+def rank_targets(
+    scores: np.ndarray,
+    targets: np.ndarray,
+    tie: str = "pessimistic",
+    excluded: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Ranks of target items in each row's ranking of all non-excluded items, from scores.
+
+    The one place llmrec turns scores into ranks. Tie policies (:data:`TIE_POLICIES`):
+    ``"pessimistic"`` ranks every tied non-target above the target (for one target,
+    ``rank = 1 + |{j != t : s_j >= s_t}|``), ``"optimistic"`` below it
+    (``1 + |{j : s_j > s_t}|``), ``"random"`` orders ties by seeded random keys. Tied targets of
+    one row are ordered by their position in ``targets``, so a row's ranks are distinct.
+
+    Args:
+        scores: ``(n, n_items)`` scores, higher is better; excluded items may hold any value.
+        targets: ``(n, R)`` target item indices, ``-1`` for padding.
+        tie: Tie policy.
+        excluded: ``(n, n_items)`` boolean mask of items left out of the ranking (training
+            items); targets are never excluded.
+        rng: Generator for the ``"random"`` tie policy.
+
+    Returns:
+        ``(n, R)`` float ranks, 1-based, ``nan`` at padding (``(n, 1)`` for 1-D ``targets``).
+
+    Example:
+        >>> scores = np.array([[0.5, 0.9, 0.5, 0.1]])
+        >>> rank_targets(scores, np.array([2]), tie="pessimistic").tolist()
+        [[3.0]]
+        >>> rank_targets(scores, np.array([2]), tie="optimistic").tolist()
+        [[2.0]]
+    """
+    check_tie(tie)
+    s = np.asarray(scores)
+    tgt = np.asarray(targets)
+    if tgt.ndim == 1:
+        tgt = tgt[:, None]
+    n, n_items = s.shape
+    if np.isnan(s).any():
+        bad = np.argwhere(np.isnan(s))[0]
+        raise ValueError(f"scores contain NaN (row {bad[0]}, item {bad[1]})")
+    valid = tgt >= 0
+    safe = np.where(valid, tgt, 0)
+    rows = np.arange(n)[:, None]
+    candidate = None
+    if excluded is not None:
+        candidate = ~np.asarray(excluded, dtype=bool)  # a new array: targets are unmasked below
+        candidate[np.broadcast_to(rows, tgt.shape)[valid], tgt[valid]] = True
+        s = np.where(candidate, s, -np.inf)
+    t_scores = s[rows, safe]  # (n, R)
+    keys = rng.random(s.shape) if tie == "random" else None  # (n, n_items) tie-break keys
+    out = np.full(tgt.shape, np.nan)
+    for j in range(tgt.shape[1]):
+        t = t_scores[:, j : j + 1]  # (n, 1)
+        greater = (s > t).sum(axis=1)  # excluded items sit at -inf, never above
+        tied = s == t
+        if candidate is not None:
+            tied &= candidate
+        same = valid & (t_scores == t)  # tied targets in this row, (n, R)
+        if tie == "pessimistic":
+            rank = greater + tied.sum(axis=1) - same[:, j + 1 :].sum(axis=1)
+        elif tie == "optimistic":
+            rank = greater + 1 + same[:, :j].sum(axis=1)
+        else:
+            k_t = keys[np.arange(n), safe[:, j]][:, None]
+            rank = greater + 1 + (tied & (keys < k_t)).sum(axis=1)
+        out[:, j] = np.where(valid[:, j], rank, np.nan)
     return out

@@ -1,8 +1,9 @@
 """Statistics floor: bootstrap intervals, paired tests, Holm, AUC and agreement statistics.
 
 Small, pure, vectorised functions over per-unit (per-user) values; none changes its inputs.
-Confidence intervals resample *users*, the independent units. Every layer above (judge,
-evaluation, embeddings, training) takes its statistics from here.
+Confidence intervals resample *users*, the independent units, from one stream
+(:func:`resample_indices`) and come back as one type, :class:`Interval`. Every layer above
+(judge, evaluation, embeddings, training) takes its statistics from here.
 
 Example:
     >>> import numpy as np
@@ -21,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -32,31 +34,64 @@ KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
 
 @dataclass(frozen=True)
-class ConfidenceInterval:
-    """A point estimate (mean over users) with a percentile bootstrap interval."""
+class Interval:
+    """A point estimate with a percentile bootstrap confidence interval over users.
 
-    mean: float
+    The one interval type of llmrec: every confidence interval in a report has this shape
+    (``to_dict()`` gives ``{"value", "low", "high", "n", "level", "n_resamples"}``).
+
+    Attributes:
+        value: The statistic on the full sample (not the bootstrap mean).
+        low: Lower percentile bound, the ``(1 - level) / 2`` quantile of the resampled values.
+        high: Upper percentile bound.
+        n: Independent units (users) resampled.
+        level: Coverage.
+        n_resamples: Bootstrap resamples ``B`` (resamples giving ``nan`` are left out).
+    """
+
+    value: float
     low: float
     high: float
-    level: float
-    n_resamples: int
+    n: int
+    level: float = 0.95
+    n_resamples: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
-def _resample_blocks(n: int, n_resamples: int, seed: int, block: int) -> Iterator[np.ndarray]:
+
+def _check(n_resamples: int, level: float) -> None:
+    if n_resamples < 0:
+        raise ValueError(f"n_resamples must be >= 0, got {n_resamples}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+def resample_indices(n: int, n_resamples: int, seed: int, block: int = 256) -> Iterator[np.ndarray]:
+    """Bootstrap draws of unit (user) indices, in blocks of shape ``(block, n)``.
+
+    The one resampling stream of llmrec: the same ``(n, n_resamples, seed)`` gives the same
+    draws whatever the block size, so two systems evaluated with the same seed are paired.
+    """
     rng = np.random.default_rng(seed)
     for start in range(0, n_resamples, block):
         size = min(block, n_resamples - start)
         yield rng.integers(0, n, size=(size, n))  # (size, n) user indices
 
 
-def _check(n_resamples: int, level: float) -> None:
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+def _percentiles(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bounds along axis 0, ignoring ``nan`` draws; ``nan`` where all are."""
+    tail = (1 - level) / 2 * 100
+    if draws.shape[0] == 0:
+        shape = draws.shape[1:]
+        return np.full(shape, np.nan), np.full(shape, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan columns give nan bounds
+        low, high = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+    return low, high
 
 
 def paired_bootstrap_ci(
@@ -64,8 +99,10 @@ def paired_bootstrap_ci(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-) -> dict[str, ConfidenceInterval] | ConfidenceInterval:
+) -> dict[str, Interval] | Interval:
     """Percentile bootstrap CIs of the mean, with the same user resamples for every system.
+
+    Vectorised: each block of resamples is one fancy-index and one mean over ``(B, n)``.
 
     Args:
         values: One ``(n_users,)`` array, or ``{system: (n_users,) array}`` on the same users.
@@ -74,7 +111,11 @@ def paired_bootstrap_ci(
         seed: Resampling seed.
 
     Returns:
-        A :class:`ConfidenceInterval`, or one per system for a mapping.
+        An :class:`Interval`, or one per system for a mapping.
+
+    Example:
+        >>> str(paired_bootstrap_ci(np.array([0.0, 1.0, 1.0, 1.0]), 200))
+        '0.750 [0.250, 1.000]'
     """
     _check(n_resamples, level)
     single = not isinstance(values, Mapping)
@@ -90,44 +131,90 @@ def paired_bootstrap_ci(
     stacked = np.stack(list(data.values()))  # (n_systems, n)
     block = max(1, int(2e7 // (n * len(data))))  # keeps each block of resamples ~160 MB
     means = np.concatenate(
-        [stacked[:, idx].mean(axis=2).T for idx in _resample_blocks(n, n_resamples, seed, block)]
+        [stacked[:, idx].mean(axis=2).T for idx in resample_indices(n, n_resamples, seed, block)]
+        or [np.zeros((0, len(data)))]
     )  # (B, n_systems)
-    tail = (1 - level) / 2 * 100
-    lows, highs = np.percentile(means, [tail, 100 - tail], axis=0)
+    lows, highs = _percentiles(means, level)
     out = {
-        name: ConfidenceInterval(
-            float(stacked[i].mean()), float(lows[i]), float(highs[i]), level, n_resamples
+        name: Interval(
+            float(stacked[i].mean()), float(lows[i]), float(highs[i]), n, level, n_resamples
         )
         for i, name in enumerate(data)
     }
     return out["_"] if single else out
 
 
-def bootstrap_statistic_ci(
-    statistic: Callable[[np.ndarray], float],
-    n: int,
-    n_resamples: int = 200,
+def paired_difference_ci(
+    a: np.ndarray, b: np.ndarray, n_resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> Interval:
+    """CI of ``mean(a) - mean(b)`` over the same users, both systems on the same resamples.
+
+    Equal to the CI of the mean of the per-user differences ``a - b``.
+
+    Example:
+        >>> paired_difference_ci(np.array([1.0, 1, 0]), np.array([0.0, 1, 0]), 100).value
+        0.333...
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"paired values need equal 1-D shapes, got {x.shape} and {y.shape}")
+    return paired_bootstrap_ci(x - y, n_resamples, level, seed)
+
+
+def bootstrap_ci(
+    groups: Sequence[np.ndarray | Sequence[float]] | np.ndarray,
+    statistic: Callable[[np.ndarray], float] | None = None,
+    n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-) -> ConfidenceInterval:
-    """Bootstrap CI of any statistic of a user sample (catalogue coverage, Gini, ...).
+) -> Interval:
+    """Percentile bootstrap interval of any statistic, resampling whole groups (users).
+
+    The mean of one number per user goes through the vectorised path of
+    :func:`paired_bootstrap_ci`; any other statistic (pooled AUC over a user's labelled rows,
+    catalogue coverage, macro-F1, ...) is computed once per resample on the concatenated rows
+    of the resampled users, with the same resampling stream.
 
     Args:
-        statistic: ``statistic(user_rows) -> float``; ``user_rows`` indexes the evaluated users
-            (``np.arange(n)`` gives the point estimate).
-        n: Number of users.
-        n_resamples: Resamples (each calls ``statistic`` once).
-        level: Coverage.
-        seed: Resampling seed (use the same one across systems for paired intervals).
+        groups: One entry per independent unit; a number per unit (1-D array) or an array of
+            rows per unit (rows of resampled units are concatenated along axis 0). Empty
+            units are dropped.
+        statistic: Function of the concatenated rows; default the mean.
+        n_resamples: Resamples ``B``.
+        level: Coverage of the interval.
+        seed: Seed of the resampling generator.
+
+    Returns:
+        :class:`Interval` with the statistic on the full data and the percentile bounds
+        (``nan`` bounds when every resample gives ``nan``; all ``nan`` with ``n = 0``).
+
+    Example:
+        >>> str(bootstrap_ci(np.array([0.5, 0.7, 0.9]), n_resamples=200))
+        '0.700 [0.500, 0.900]'
     """
     _check(n_resamples, level)
-    values = np.array(
-        [statistic(idx) for block in _resample_blocks(n, n_resamples, seed, 64) for idx in block]
-    )
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return ConfidenceInterval(
-        float(statistic(np.arange(n))), float(low), float(high), level, n_resamples
+    units = [np.atleast_1d(np.asarray(g)) for g in groups]
+    units = [u for u in units if u.size]
+    if not units:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, level, n_resamples)
+    if statistic is None and all(u.shape == (1,) for u in units):
+        return paired_bootstrap_ci(
+            np.concatenate(units).astype(np.float64), n_resamples, level, seed
+        )
+    stat = statistic or (lambda rows: float(np.mean(rows)))
+    rows = np.concatenate(units)
+    sizes = np.array([len(u) for u in units])
+    offsets = np.cumsum(sizes) - sizes  # first row of each unit
+    draws = []
+    for block in resample_indices(len(units), n_resamples, seed):
+        for pick in block:
+            # Row indices of the resampled units, in draw order, without a Python loop.
+            lens = sizes[pick]
+            shift = np.repeat(offsets[pick] - (np.cumsum(lens) - lens), lens)
+            draws.append(stat(rows[np.arange(lens.sum()) + shift]))
+    low, high = _percentiles(np.asarray(draws, dtype=np.float64).reshape(-1, 1), level)
+    return Interval(
+        float(stat(rows)), float(low[0]), float(high[0]), len(units), level, n_resamples
     )
 
 
@@ -243,6 +330,55 @@ def roc_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.nda
     return float(u / (n_pos * n_neg))
 
 
+def roc_auc_by_group(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    groups: Sequence[object] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group (per-user) ROC AUC, the same mid-rank formula as :func:`roc_auc`, vectorised.
+
+    Rows are ranked by score within their group (ties share the mid-rank); per group
+    ``AUC_g = (sum of positives' mid-ranks - P_g (P_g + 1) / 2) / (P_g N_g)``.
+
+    Args:
+        labels: 1 for positives, 0 for negatives, shape ``(n,)``.
+        scores: Higher means more likely positive, shape ``(n,)``.
+        groups: Group (user) of each row, shape ``(n,)``.
+
+    Returns:
+        ``(group_ids, auc)``: the sorted distinct groups and their AUC (``nan`` for a group
+        with one class only).
+
+    Example:
+        >>> roc_auc_by_group([1, 0, 1, 0], [0.9, 0.1, 0.2, 0.2], ["a", "a", "b", "b"])[1].tolist()
+        [1.0, 0.5]
+    """
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    ids, g = np.unique(np.asarray(groups), return_inverse=True)
+    if not (y.shape == s.shape == g.shape) or y.ndim != 1:
+        raise ValueError(
+            f"labels {y.shape}, scores {s.shape} and groups {g.shape} must be equal 1-D"
+        )
+    order = np.lexsort((s, g))  # by group, then score
+    gs, ss = g[order], s[order]
+    new_run = np.r_[True, (gs[1:] != gs[:-1]) | (ss[1:] != ss[:-1])]
+    run = np.cumsum(new_run) - 1  # tie run of each sorted row
+    group_start = np.searchsorted(gs, gs, side="left")
+    position = np.arange(len(gs)) - group_start + 1.0  # 1-based rank within the group
+    first = position[new_run]  # (n_runs,) first and last position of each tie run
+    last = position[np.r_[new_run[1:], True]]
+    midrank = np.empty(len(s))
+    midrank[order] = (first[run] + last[run]) / 2
+    n_pos = np.bincount(g, weights=y, minlength=len(ids))
+    n_all = np.bincount(g, minlength=len(ids))
+    n_neg = n_all - n_pos
+    rank_sum = np.bincount(g, weights=np.where(y, midrank, 0.0), minlength=len(ids))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return ids, np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
 def pairwise_accuracy(
     better: Sequence[float] | np.ndarray, worse: Sequence[float] | np.ndarray
 ) -> float:
@@ -323,68 +459,6 @@ def kendall_tau(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
 
     value = kendalltau(np.asarray(x, float), np.asarray(y, float)).statistic
     return float(value)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with a percentile bootstrap confidence interval."""
-
-    value: float
-    low: float
-    high: float
-    n: int
-    level: float = 0.95
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
-
-
-def bootstrap_ci(
-    groups: Sequence[np.ndarray | Sequence[float]] | np.ndarray,
-    statistic: Callable[[np.ndarray], float] | None = None,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> Interval:
-    """Percentile bootstrap interval of a statistic, resampling whole groups (users).
-
-    Args:
-        groups: One entry per independent unit; either a number per unit (1-D array) or an
-            array of rows per unit (the rows of resampled units are concatenated).
-        statistic: Function of the concatenated rows; default the mean.
-        n_boot: Resamples.
-        level: Coverage of the interval.
-        seed: Seed of the resampling generator.
-
-    Returns:
-        :class:`Interval` with the statistic on the full data and the percentile bounds.
-
-    Example:
-        >>> bootstrap_ci(np.array([0.5, 0.7, 0.9]), n_boot=200).value
-        0.7
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    stat = statistic or (lambda rows: float(np.mean(rows)))
-    units = [np.atleast_1d(np.asarray(g)) for g in groups]
-    units = [u for u in units if u.size]
-    if not units:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, level)
-    value = float(stat(np.concatenate(units)))
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_boot)
-    for b in range(n_boot):
-        pick = rng.integers(0, len(units), size=len(units))
-        draws[b] = stat(np.concatenate([units[k] for k in pick]))
-    draws = draws[~np.isnan(draws)]
-    if draws.size == 0:
-        return Interval(value, float("nan"), float("nan"), len(units), level)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return Interval(value, float(low), float(high), len(units), level)
 
 
 def reliability_bins(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.data.sampling import sample_users as draw_users
 from llmrec.pipeline.runner import Context, Step
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,7 @@ def sample_users(ctx: Context, n: int) -> list[str]:
     eligible = sorted(
         set(ctx.split.test.interactions["user_id"]), key=ctx.split.train.user_index.get
     )
-    if n >= len(eligible):
-        return eligible
-    rng = np.random.default_rng(ctx.config.seed)
-    keep = np.sort(rng.choice(len(eligible), n, replace=False))
-    return [eligible[i] for i in keep]
+    return draw_users(eligible, n, ctx.config.seed)
 
 
 def _profile_path(ctx: Context, fmt: str) -> Path:

@@ -5,7 +5,7 @@ The recipes in ``recipes/`` stay short because the pieces they have in common li
 - :func:`load_recipe_dataset` turns a dataset name from a YAML config into an
   :class:`~llmrec.data.InteractionDataset` (a catalogue name such as ``"ml-100k"`` or
   ``"synthetic"`` for the seeded synthetic world);
-- :func:`sample_users` draws disjoint training and evaluation users of a split, so evaluation
+- :func:`sample_train_eval_users` draws disjoint training and evaluation users of a split, so evaluation
   users' held-out items and histories never reach training;
 - :func:`check_device` fails early, naming the field, when a config asks for GPU-only features
   (bf16, fp16, 4/8-bit loading, ``require_gpu``) on a machine without CUDA;
@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 from llmrec.data.records import InteractionDataset, Item
+from llmrec.data.sampling import sample_users
 from llmrec.data.splits import Split
+from llmrec.metrics.stats import Interval, paired_bootstrap_ci, paired_difference_ci
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def load_recipe_dataset(name: str, seed: int = 0) -> InteractionDataset:
     return load_dataset(name)
 
 
-def sample_users(
+def sample_train_eval_users(
     split: Split, n_train: int, n_eval: int, seed: int, min_history: int = 2
 ) -> tuple[list[str], list[str]]:
     """Disjoint training and evaluation users, drawn with a seeded generator.
@@ -99,22 +101,11 @@ def sample_users(
     sizes = split.train.interactions.groupby("user_id").size()
     eligible = sorted(sizes.index[sizes >= min_history])
     held = set(split.test.interactions["user_id"])
-    rng = np.random.default_rng(seed)
-    order = [eligible[i] for i in rng.permutation(len(eligible))]
+    order = sample_users(eligible, len(eligible), seed, keep_order=False)  # a seeded shuffle
     eval_users = [u for u in order if u in held][:n_eval]
     taken = set(eval_users)
     train_users = [u for u in order if u not in taken][:n_train]
     return train_users, eval_users
-
-
-def candidate_negatives(
-    dataset: InteractionDataset, exclude: set[str], n: int, rng: np.random.Generator
-) -> list[str]:
-    """``n`` distinct item ids drawn uniformly from the catalogue minus ``exclude``."""
-    pool = [iid for iid in dataset.item_ids if iid not in exclude]
-    if n > len(pool):
-        raise ValueError(f"asked for {n} negatives but only {len(pool)} items are eligible")
-    return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
 
 
 def has_cuda() -> bool:
@@ -237,32 +228,6 @@ def write_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> None:
     target.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
 
 
-def mean_ci(
-    values: np.ndarray, seed: int = 0, n_boot: int = 1000, level: float = 0.95
-) -> tuple[float, float, float]:
-    """Mean of per-user values and its percentile-bootstrap confidence interval.
-
-    A thin wrapper of :func:`llmrec.metrics.stats.paired_bootstrap_ci`.
-
-    Returns:
-        ``(mean, low, high)``.
-    """
-    from llmrec.metrics.stats import paired_bootstrap_ci
-
-    ci = paired_bootstrap_ci(np.asarray(values, dtype=np.float64), n_boot, level, seed)
-    return ci.mean, ci.low, ci.high
-
-
-def paired_diff_ci(
-    a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 1000, level: float = 0.95
-) -> tuple[float, float, float]:
-    """Mean of the paired per-user difference ``a - b`` with a bootstrap CI over users."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
-    return mean_ci(a - b, seed=seed, n_boot=n_boot, level=level)
-
-
 def is_main_process() -> bool:
     """Rank 0 of a distributed run, or the only process."""
     from accelerate import PartialState
@@ -270,23 +235,30 @@ def is_main_process() -> bool:
     return PartialState().is_main_process
 
 
+def interval_metrics(key: str, interval: Interval) -> dict[str, float]:
+    """An :class:`~llmrec.metrics.stats.Interval` as flat trainer metrics.
+
+    Trainer logs and ``metrics.json`` hold flat ``{name: float}`` rows, so the interval is
+    ``{key: value, key_ci_low: low, key_ci_high: high}``.
+    """
+    return {key: interval.value, f"{key}_ci_low": interval.low, f"{key}_ci_high": interval.high}
+
+
 def before_after_metrics(
     before: np.ndarray, after: np.ndarray, name: str, seed: int = 0
 ) -> dict[str, float]:
-    """``before_<name>``, ``after_<name>`` and ``diff_<name>`` (paired), each with a 95% CI."""
+    """``before_<name>``, ``after_<name>`` and ``diff_<name>`` (paired), each with a 95% CI.
+
+    All three use the same user resamples (one seed), so the difference is paired.
+    """
+    cis = paired_bootstrap_ci({"before": before, "after": after}, seed=seed)
     out: dict[str, float] = {}
-    for label, (mean, low, high) in (
-        ("before", mean_ci(before, seed)),
-        ("after", mean_ci(after, seed)),
-        ("diff", paired_diff_ci(after, before, seed)),
+    for label, interval in (
+        ("before", cis["before"]),
+        ("after", cis["after"]),
+        ("diff", paired_difference_ci(after, before, seed=seed)),
     ):
-        out.update(
-            {
-                f"{label}_{name}": mean,
-                f"{label}_{name}_ci_low": low,
-                f"{label}_{name}_ci_high": high,
-            }
-        )
+        out.update(interval_metrics(f"{label}_{name}", interval))
     return out
 
 

@@ -121,7 +121,7 @@ def build_dpo_data(
     """Split the data, sample and score profiles with the untrained generator, build pairs."""
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset, sample_users
+    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
     from llmrec.training.dpo_pairs import build_dpo_pairs
     from llmrec.training.lettingo import (
         heldout_tasks,
@@ -131,7 +131,7 @@ def build_dpo_data(
     )
 
     split = leave_one_out(load_recipe_dataset(args.dataset, seed=seed), validation=False)
-    train_users, eval_users = sample_users(
+    train_users, eval_users = sample_train_eval_users(
         split, args.train_users, args.eval_users, seed, min_history=args.recent_k + 1
     )
     tasks = training_tasks(

@@ -34,9 +34,11 @@ import numpy as np
 
 from llmrec.backends.base import Backend, GenerationParams
 from llmrec.data.records import Interaction, InteractionDataset
+from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
+from llmrec.metrics.stats import roc_auc
 from llmrec.prompts import render_chat
-from llmrec.training.common import candidate_negatives, item_text
+from llmrec.training.common import item_text
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def training_tasks(
             continue
         long_part, recent = long_recent_split(history, recent_k)
         seen = {r.item_id for r in history}
-        negatives = candidate_negatives(train, seen, n_negatives, rng)
+        negatives = negatives_for_user(train, seen, n_negatives, rng)
         tasks.append(
             ProfileTask(
                 uid,
@@ -136,7 +138,7 @@ def heldout_tasks(
         history = split.train.history(uid)
         target = str(test[uid])
         seen = {r.item_id for r in history} | {target}
-        negatives = candidate_negatives(split.train, seen, n_negatives, rng)
+        negatives = negatives_for_user(split.train, seen, n_negatives, rng)
         chat = profile_prompt(split.train, history, history_len, prompt)
         tasks.append(ProfileTask(uid, chat, (target,), tuple(negatives)))
     return tasks
@@ -174,13 +176,6 @@ def sample_profiles(
         out.extend(flat[i * k : (i + 1) * k] * (n // k) for i in range(len(chunk)))
         logger.info("sampled profiles for %d/%d users", len(out), len(tasks))
     return out
-
-
-def pairwise_auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """``mean over (p, q) of 1[p > q] + 0.5 * 1[p == q]``: the AUC of positives vs negatives."""
-    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
-    diff = pos[:, None] - neg[None, :]  # (n_pos, n_neg)
-    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
 
 
 def score_profiles(
@@ -238,9 +233,9 @@ def score_profiles(
         for i in range(start, min(start + chunk_tasks, len(tasks))):
             task = tasks[i]
             n_pos, n_items = len(task.positives), len(task.positives) + len(task.negatives)
+            labels = np.arange(n_items) < n_pos  # positives first
             for j in range(len(profiles[i])):
-                block = p_yes[cursor : cursor + n_items]
-                out[i, j] = pairwise_auc(block[:n_pos], block[n_pos:])
+                out[i, j] = roc_auc(labels, p_yes[cursor : cursor + n_items])
                 cursor += n_items
         logger.info(
             "scored profiles of %d/%d users", min(start + chunk_tasks, len(tasks)), len(tasks)

@@ -11,9 +11,9 @@ model that scores everything equally gets the worst rank, not the best.
 
 Example:
     >>> from llmrec.data import load_dataset, leave_one_out
-    >>> from llmrec.training.common import sample_users
+    >>> from llmrec.training.common import sample_train_eval_users
     >>> split = leave_one_out(load_dataset("ml-100k"), validation=False)  # doctest: +SKIP
-    >>> train_users, eval_users = sample_users(split, 200, 100, seed=0)  # doctest: +SKIP
+    >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
     >>> ds = next_item_examples(split.train, train_users, history_len=10)  # doctest: +SKIP
     >>> cases = next_item_cases(split, eval_users, n_negatives=49, seed=0)  # doctest: +SKIP
 """
@@ -27,9 +27,11 @@ from typing import Any
 import numpy as np
 
 from llmrec.data.records import InteractionDataset
+from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
+from llmrec.metrics.ranking import hit_rate, ndcg, rank_targets
 from llmrec.prompts import render_chat
-from llmrec.training.common import candidate_negatives, item_text
+from llmrec.training.common import item_text
 
 DEFAULT_PROMPT = "training/next_item"
 
@@ -119,7 +121,7 @@ def next_item_cases(
             raise ValueError(f"user {uid!r} has no held-out test item")
         seen = {r.item_id for r in split.train.history(uid)}
         target = str(test[uid])
-        negatives = candidate_negatives(split.train, seen | {target}, n_negatives, rng)
+        negatives = negatives_for_user(split.train, seen | {target}, n_negatives, rng)
         candidates = [target, *negatives]
         order = rng.permutation(len(candidates))
         shuffled = tuple(candidates[i] for i in order)
@@ -135,20 +137,16 @@ def next_item_cases(
 def pessimistic_ranks(scores: Sequence[np.ndarray], targets: Sequence[int]) -> np.ndarray:
     """1-based rank of each target among its candidates, ties counted against the target.
 
-    ``rank_u = 1 + #{j != t_u : s_uj >= s_ut}``; shape ``(n_users,)``.
+    ``rank_u = 1 + #{j != t_u : s_uj >= s_ut}``, shape ``(n_users,)``: ragged candidate lists
+    are padded (and the padding excluded) for :func:`llmrec.metrics.ranking.rank_targets`.
     """
-    ranks = np.empty(len(targets), dtype=np.int64)
-    for u, (s, t) in enumerate(zip(scores, targets)):
-        s = np.asarray(s, dtype=np.float64)
-        ranks[u] = int(np.sum(s >= s[t]))  # the target itself counts once: 1 + others
-    return ranks
-
-
-def ranking_metrics(ranks: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
-    """Per-user ``hr@k = 1[r <= k]`` and ``ndcg@k = 1[r <= k] / log2(r + 1)`` for one target."""
-    ranks = np.asarray(ranks, dtype=np.float64)
-    hit = (ranks <= k).astype(np.float64)
-    return {f"hr@{k}": hit, f"ndcg@{k}": hit / np.log2(ranks + 1.0)}
+    width = max((len(s) for s in scores), default=0)
+    padded = np.full((len(scores), width), -np.inf)  # (n_users, max candidates)
+    excluded = np.ones((len(scores), width), dtype=bool)
+    for u, s in enumerate(scores):
+        padded[u, : len(s)] = s
+        excluded[u, : len(s)] = False
+    return rank_targets(padded, np.asarray(targets), "pessimistic", excluded)[:, 0]
 
 
 def evaluate_next_item(
@@ -171,4 +169,4 @@ def evaluate_next_item(
         model, tokenizer, [c.chat for c in cases], titles, batch_size=batch_size
     )
     ranks = pessimistic_ranks(scores, [c.target for c in cases])
-    return {"rank": ranks.astype(np.float64), **ranking_metrics(ranks, k)}
+    return {"rank": ranks, f"hr@{k}": hit_rate(ranks, k), f"ndcg@{k}": ndcg(ranks, k)}

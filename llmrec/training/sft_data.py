@@ -7,7 +7,7 @@ Two tasks, both as conversational prompt/completion data so the loss falls on th
 - ``task: tallrec``: likes/dislikes plus a candidate in, "Yes"/"No" out; evaluated by AUC of
   P("Yes") on held-out test items.
 
-Training users and evaluation users are disjoint (:func:`~llmrec.training.common.sample_users`)
+Training users and evaluation users are disjoint (:func:`~llmrec.training.common.sample_train_eval_users`)
 and everything shown to the model comes from ``split.train``.
 
 Example:
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.training.common import mean_ci, paired_diff_ci
+from llmrec.metrics.stats import bootstrap_ci, paired_bootstrap_ci, paired_difference_ci, roc_auc
+from llmrec.training.common import interval_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,14 @@ class SFTData:
 def build_sft_data(args: SFTScriptArguments, seed: int) -> SFTData:
     """Load the dataset, split it leave-one-out, draw users and build examples and cases."""
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset, sample_users
+    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
     from llmrec.training.next_item import next_item_cases, next_item_examples
     from llmrec.training.tallrec import tallrec_eval_examples, tallrec_examples
 
     split = leave_one_out(load_recipe_dataset(args.dataset, seed=seed), validation=False)
-    train_users, eval_users = sample_users(split, args.train_users, args.eval_users, seed)
+    train_users, eval_users = sample_train_eval_users(
+        split, args.train_users, args.eval_users, seed
+    )
     if args.task == "next_item":
         train = next_item_examples(
             split.train, train_users, args.history_len, args.targets_per_user
@@ -152,34 +155,17 @@ def evaluate_sft(
         names = [f"hr@{args.k}", f"ndcg@{args.k}"]
         for run, per_user in runs.items():
             for name in names:
-                mean, low, high = mean_ci(per_user[name], seed=seed)
-                out.update({f"{run}_{name}": mean, f"{run}_{name}_ci_low": low})
-                out[f"{run}_{name}_ci_high"] = high
+                ci = paired_bootstrap_ci(per_user[name], seed=seed)
+                out.update(interval_metrics(f"{run}_{name}", ci))
         if "untuned" in runs:
             for name in names:
-                diff, low, high = paired_diff_ci(
-                    runs["tuned"][name], runs["untuned"][name], seed=seed
-                )
-                out.update({f"diff_{name}": diff, f"diff_{name}_ci_low": low})
-                out[f"diff_{name}_ci_high"] = high
+                ci = paired_difference_ci(runs["tuned"][name], runs["untuned"][name], seed=seed)
+                out.update(interval_metrics(f"diff_{name}", ci))
         return out
     for run, result in runs.items():
-        out[f"{run}_auc"] = result["auc"]
-        low, high = _auc_ci(result["labels"], result["p_yes"], seed)
-        out.update({f"{run}_auc_ci_low": low, f"{run}_auc_ci_high": high})
+        # Pooled AUC, resampling examples (rows of (label, score)); one-class resamples are nan
+        # and left out of the percentiles.
+        rows = np.column_stack([result["labels"], result["p_yes"]])  # (n_examples, 2)
+        ci = bootstrap_ci(rows[:, None, :], lambda r: roc_auc(r[:, 0], r[:, 1]), seed=seed)
+        out.update(interval_metrics(f"{run}_auc", ci))
     return out
-
-
-def _auc_ci(labels: np.ndarray, scores: np.ndarray, seed: int, n_boot: int = 1000):
-    """Percentile-bootstrap CI of the AUC over examples (resamples with one class skipped)."""
-    from sklearn.metrics import roc_auc_score
-
-    from llmrec.metrics.stats import bootstrap_statistic_ci
-
-    def auc(rows: np.ndarray) -> float:
-        if len(np.unique(labels[rows])) < 2:
-            return float("nan")
-        return float(roc_auc_score(labels[rows], scores[rows]))
-
-    ci = bootstrap_statistic_ci(auc, len(labels), n_boot, seed=seed)
-    return ci.low, ci.high

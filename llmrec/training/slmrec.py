@@ -470,7 +470,7 @@ def evaluate_next_item(
     The input history is everything before the held-out item (training items, plus the
     validation item when ``part == "test"``); items in that history are masked out of the
     ranking (except the target itself, for repeat consumption); ties count against the target
-    (:func:`llmrec.evaluation.protocols.rank_targets` with ``tie="pessimistic"``; metrics from
+    (:func:`llmrec.metrics.ranking.rank_targets` with ``tie="pessimistic"``; metrics from
     :mod:`llmrec.metrics.ranking`).
 
     Args:
@@ -498,8 +498,7 @@ def evaluate_next_item(
         if part == "test":
             items += [r.item_id for r in split.valid.history(uid)]
         histories.append([index[i] for i in items])
-    from llmrec.evaluation.protocols import rank_targets
-    from llmrec.metrics.ranking import hit_rate, mrr, ndcg
+    from llmrec.metrics.ranking import hit_rate, mrr, ndcg, rank_targets
 
     collate = ItemSequenceCollator(max_history)
     model.eval().to(device)

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from llmrec.data.records import Interaction, InteractionDataset
+from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.prompts import render_chat
-from llmrec.training.common import candidate_negatives, item_text
+from llmrec.training.common import item_text
 
 DEFAULT_PROMPT = "training/tallrec"
 LABELS = ("rating", "sampled_negative")
@@ -134,7 +135,7 @@ def tallrec_examples(
                 add(uid, chat, target.rating >= like_threshold, target.item_id)
             else:
                 add(uid, chat, True, target.item_id)
-                (neg,) = candidate_negatives(train, seen, 1, rng)
+                (neg,) = negatives_for_user(train, seen, 1, rng)
                 add(uid, tallrec_prompt(train, history, neg, like_threshold, prompt), False, neg)
     if not rows["prompt"]:
         raise ValueError("no TALLRec examples: the users have fewer than 2 training interactions")
@@ -170,7 +171,7 @@ def tallrec_eval_examples(
         else:
             labels.append(1)
             seen = {r.item_id for r in split.train.history(uid)} | {target}
-            (neg,) = candidate_negatives(split.train, seen, 1, rng)
+            (neg,) = negatives_for_user(split.train, seen, 1, rng)
             chats.append(tallrec_prompt(split.train, history, neg, like_threshold, prompt))
             labels.append(0)
     return chats, np.asarray(labels, dtype=np.int64)
@@ -184,12 +185,11 @@ def evaluate_tallrec(
     Returns:
         ``{"auc": float, "p_yes": array (n,), "labels": array (n,)}``.
     """
-    from sklearn.metrics import roc_auc_score
-
+    from llmrec.metrics.stats import roc_auc
     from llmrec.training.lm_scoring import yes_probability
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
         raise ValueError(f"AUC needs both labels among the evaluation examples, got {set(labels)}")
     p_yes = yes_probability(model, tokenizer, chats)
-    return {"auc": float(roc_auc_score(labels, p_yes)), "p_yes": p_yes, "labels": labels}
+    return {"auc": roc_auc(labels, p_yes), "p_yes": p_yes, "labels": labels}

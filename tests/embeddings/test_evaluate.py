@@ -20,13 +20,14 @@ from llmrec.embeddings.userqa import answer
 
 def test_bootstrap_of_a_constant_and_of_a_paired_difference():
     ones = Samples("mean", np.ones(50))
-    assert bootstrap(ones, 200, 0) == {"mean": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    const = bootstrap(ones, 200, 0)
+    assert (const["value"], const["low"], const["high"], const["n"]) == (1.0, 1.0, 1.0, 50)
     half = Samples("mean", np.array([1.0, 0.0] * 25))
     diff = bootstrap(ones, 200, 0, baseline=half)
-    assert diff["mean"] == 0.5 and diff["ci_low"] < 0.5 < diff["ci_high"]
+    assert diff["value"] == 0.5 and diff["low"] < 0.5 < diff["high"]
     f1 = Samples("macro_f1", (np.array(["a", "b", "a", "b"]), np.array(["a", "b", "b", "b"])))
     # per class F1: a = 2*1*0.5/(1.5) = 0.667, b = 2*(2/3)*1/(5/3) = 0.8 -> macro 0.7333
-    assert bootstrap(f1, 0, 0)["mean"] == pytest.approx(0.7333, abs=1e-4)
+    assert bootstrap(f1, 0, 0)["value"] == pytest.approx(0.7333, abs=1e-4)
 
 
 def test_neighbour_change_and_zero_shot():
@@ -56,17 +57,17 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
     noise = rng.normal(size=(len(users), dim)).astype(np.float32)
     blind = Method("blind", lambda ins: noise, texts, item_vecs, instructed=False)
     result = evaluate_methods([blind, oracle], split, users, n_boot=20, baseline="blind")
-    assert result["methods"]["oracle"]["recall@10"]["mean"] == 1.0
-    assert result["methods"]["oracle"]["ndcg@10"]["mean"] == 1.0
-    assert result["methods"]["blind"]["recall@10"]["mean"] < 0.2
-    assert result["vs_baseline"]["oracle"]["recall@10"]["mean"] > 0.8
+    assert result["methods"]["oracle"]["recall@10"]["value"] == 1.0
+    assert result["methods"]["oracle"]["ndcg@10"]["value"] == 1.0
+    assert result["methods"]["blind"]["recall@10"]["value"] < 0.2
+    assert result["vs_baseline"]["oracle"]["recall@10"]["value"] > 0.8
     # not instruction-aware: the neighbours cannot change with the instruction
-    assert result["methods"]["oracle"]["neighbour_change_gender"]["mean"] == 0.0
+    assert result["methods"]["oracle"]["neighbour_change_gender"]["value"] == 0.0
     assert 0.0 <= result["majority"]["gender"] <= 1.0
     # accuracy minus always answering the most frequent gender, per user and paired
-    zs = result["methods"]["oracle"]["zeroshot_gender_accuracy"]["mean"]
+    zs = result["methods"]["oracle"]["zeroshot_gender_accuracy"]["value"]
     vs = result["vs_majority"]["oracle"]["zeroshot_gender_accuracy"]
-    assert vs["mean"] == pytest.approx(zs - result["majority"]["gender"], abs=2e-4)
+    assert vs["value"] == pytest.approx(zs - result["majority"]["gender"], abs=2e-4)
     assert "| recall@10 | " in results_table(result)
     assert answer("gender", "female") == "This user is female."
 
@@ -74,7 +75,7 @@ def test_oracle_method_scores_perfectly_and_blind_method_does_not(ml100k_split):
 def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
     from llmrec.embeddings.evaluate import verdict
 
-    cell = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    cell = {"value": 0.5, "low": 0.4, "high": 0.6}
     result = {
         "methods": {
             "base": {"a": cell, "b": cell, "c": cell},
@@ -82,9 +83,9 @@ def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
         },
         "vs_baseline": {
             "trained": {
-                "a": {"mean": 0.05, "ci_low": 0.01, "ci_high": 0.09},
-                "b": {"mean": -0.05, "ci_low": -0.09, "ci_high": -0.01},
-                "c": {"mean": 0.01, "ci_low": -0.02, "ci_high": 0.04},
+                "a": {"value": 0.05, "low": 0.01, "high": 0.09},
+                "b": {"value": -0.05, "low": -0.09, "high": -0.01},
+                "c": {"value": 0.01, "low": -0.02, "high": 0.04},
             }
         },
     }

@@ -208,10 +208,10 @@ def test_cli_embed_eval_writes_results(tiny_run, tmp_path):
     ]
     assert result["config"]["users"] == 16
     trained = result["methods"]["trained_instruction"]
-    assert result["methods"]["trained_no_instruction"]["neighbour_change_gender"]["mean"] == 0.0
-    assert trained["neighbour_change_gender"]["mean"] > 0.0  # the instruction moves users
+    assert result["methods"]["trained_no_instruction"]["neighbour_change_gender"]["value"] == 0.0
+    assert trained["neighbour_change_gender"]["value"] > 0.0  # the instruction moves users
     for metric in ("probe_gender_macro_f1", "recall@10", "zeroshot_gender_accuracy"):
-        assert trained[metric]["ci_low"] <= trained[metric]["mean"] <= trained[metric]["ci_high"]
-    diff = result["vs_baseline"]["trained_instruction"]["recall@10"]["mean"]
-    base = result["methods"]["base_no_instruction"]["recall@10"]["mean"]
-    assert diff == pytest.approx(trained["recall@10"]["mean"] - base, abs=1e-3)
+        assert trained[metric]["low"] <= trained[metric]["value"] <= trained[metric]["high"]
+    diff = result["vs_baseline"]["trained_instruction"]["recall@10"]["value"]
+    base = result["methods"]["base_no_instruction"]["recall@10"]["value"]
+    assert diff == pytest.approx(trained["recall@10"]["value"] - base, abs=1e-3)

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
+from llmrec.data.sampling import sample_masked_negatives
 from llmrec.evaluation.protocols import (
     FullRanking,
     SampledRanking,
     full_ranking,
     krichene_rendle_correction,
-    rank_targets,
-    sample_negatives,
     sampled_ranking,
     topk_items,
 )
 from llmrec.metrics import pad_relevant
+from llmrec.metrics.ranking import rank_targets
 
 
 def test_tie_policies_by_hand():
@@ -124,13 +124,15 @@ def test_sampled_negatives_are_valid_and_deterministic():
     rng = np.random.default_rng(0)
     forbidden = rng.random((6, 50)) < 0.3
     users = np.arange(10, 16)
-    neg = sample_negatives(users, forbidden, 10, "uniform", None, seed=7)
+    neg = sample_masked_negatives(users, forbidden, 10, "uniform", None, seed=7)
     for row, f in zip(neg, forbidden):
         assert len(set(row)) == 10 and not f[row].any()
-    again = sample_negatives(users[::-1], forbidden[::-1], 10, "uniform", None, seed=7)
+    again = sample_masked_negatives(users[::-1], forbidden[::-1], 10, "uniform", None, seed=7)
     np.testing.assert_array_equal(again[::-1], neg)  # per-user streams: order-independent
     pop = np.arange(50, dtype=float) ** 2
-    popular = sample_negatives(np.arange(200), np.zeros((200, 50), bool), 5, "popularity", pop, 0)
+    popular = sample_masked_negatives(
+        np.arange(200), np.zeros((200, 50), bool), 5, "popularity", pop, 0
+    )
     assert popular.mean() > 35  # popular (high-index) items dominate
 
 

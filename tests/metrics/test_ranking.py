@@ -9,7 +9,6 @@ from llmrec.metrics import (
     auc,
     average_precision,
     evaluate,
-    global_auc,
     hit_rate,
     mrr,
     ndcg,
@@ -72,19 +71,10 @@ def test_ranks_from_topk():
     np.testing.assert_array_equal(out, [[3.0, np.inf], [4.0, np.nan]])
 
 
-def test_global_auc_matches_sklearn():
-    from sklearn.metrics import roc_auc_score
-
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, 300)
-    s = rng.integers(0, 10, 300).astype(float)  # many ties
-    assert global_auc(y, s) == pytest.approx(roc_auc_score(y, s))
-
-
 def test_per_user_auc_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 
-    from llmrec.evaluation.protocols import rank_targets
+    from llmrec.metrics.ranking import rank_targets
 
     rng = np.random.default_rng(2)
     scores = rng.random((30, 40))

@@ -89,12 +89,12 @@ def test_ece_hand_computed():
 
 def test_bootstrap_resamples_groups_and_is_seeded():
     groups = [np.array([1.0, 1.0]), np.array([0.0]), np.array([1.0, 0.0, 1.0])]
-    a = bootstrap_ci(groups, n_boot=300, seed=3)
-    b = bootstrap_ci(groups, n_boot=300, seed=3)
+    a = bootstrap_ci(groups, n_resamples=300, seed=3)
+    b = bootstrap_ci(groups, n_resamples=300, seed=3)
     assert a == b
     assert a.value == pytest.approx(4 / 6)  # mean of the concatenated rows
     assert a.n == 3 and a.low <= a.value <= a.high
     assert a.low >= 0.0 and a.high <= 1.0
     # a constant statistic has a zero-width interval
-    c = bootstrap_ci(np.ones(10), n_boot=50)
+    c = bootstrap_ci(np.ones(10), n_resamples=50)
     assert (c.low, c.value, c.high) == (1.0, 1.0, 1.0)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from llmrec.metrics.stats import roc_auc
 from llmrec.training.dpo_pairs import build_dpo_pairs
 from llmrec.training.lettingo import (
     heldout_tasks,
     long_recent_split,
-    pairwise_auc,
     score_profiles,
     training_tasks,
 )
@@ -60,9 +60,10 @@ def test_build_dpo_pairs_rejects_bad_arguments():
         build_dpo_pairs([CHAT], [["a", "b"]], [[1, 0, 2]])
 
 
-def test_pairwise_auc_closed_form_with_ties():
-    assert pairwise_auc(np.array([0.9]), np.array([0.1, 0.5, 0.9])) == pytest.approx(2.5 / 3)
-    assert pairwise_auc(np.array([0.2, 0.8]), np.array([0.5])) == pytest.approx(0.5)
+def test_profile_auc_closed_form_with_ties():
+    # One positive at 0.9 against 0.1, 0.5 and a tie at 0.9: (1 + 1 + 0.5) / 3.
+    assert roc_auc([1, 0, 0, 0], [0.9, 0.1, 0.5, 0.9]) == pytest.approx(2.5 / 3)
+    assert roc_auc([1, 1, 0], [0.2, 0.8, 0.5]) == pytest.approx(0.5)
 
 
 def test_training_tasks_hold_the_recent_items_out_of_the_prompt(loo):
@@ -106,7 +107,9 @@ def test_score_profiles_is_the_auc_of_the_scorer_yes_probability(loo, tiny_llama
     ]
     logp = scorer.next_token_logprobs(chats, ["Yes", "No"])
     p_yes = np.exp(logp[:, 0]) / np.exp(logp).sum(axis=1)
-    assert scores[1, 1] == pytest.approx(pairwise_auc(p_yes[:2], p_yes[2:]), abs=1e-6)
+    assert scores[1, 1] == pytest.approx(
+        roc_auc(np.arange(len(items)) < len(task.positives), p_yes), abs=1e-6
+    )
 
 
 def test_shared_prefix_scoring_equals_the_plain_pass_in_any_chunking(loo, tiny_llama_path):

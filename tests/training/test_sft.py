@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from llmrec.training.common import check_device, item_text, sample_users
+from llmrec.metrics.ranking import hit_rate, ndcg
+from llmrec.training.common import check_device, item_text, sample_train_eval_users
 from llmrec.training.next_item import (
     next_item_cases,
     next_item_examples,
     pessimistic_ranks,
-    ranking_metrics,
 )
 from llmrec.training.tallrec import tallrec_eval_examples, tallrec_examples
 
@@ -35,11 +35,11 @@ def tiny(tiny_llama_path):
 
 
 def test_sample_users_are_disjoint_and_evaluable(loo):
-    train_users, eval_users = sample_users(loo, 50, 30, seed=3)
+    train_users, eval_users = sample_train_eval_users(loo, 50, 30, seed=3)
     assert len(train_users) == 50 and len(eval_users) == 30
     assert not set(train_users) & set(eval_users)
     assert set(eval_users) <= set(loo.test.interactions["user_id"])
-    assert sample_users(loo, 50, 30, seed=3) == (train_users, eval_users)
+    assert sample_train_eval_users(loo, 50, 30, seed=3) == (train_users, eval_users)
 
 
 def test_next_item_examples_come_from_training_history_only(loo):
@@ -76,9 +76,8 @@ def test_pessimistic_ranks_and_metrics_closed_form():
     ranks = pessimistic_ranks(scores, [0, 0, 1])
     # target 0.5 ties another 0.5 and trails 0.9: rank 3; clear winner: 1; a tie of two: 2.
     assert ranks.tolist() == [3, 1, 2]
-    m = ranking_metrics(ranks, k=2)
-    assert m["hr@2"].tolist() == [0.0, 1.0, 1.0]
-    assert np.allclose(m["ndcg@2"], [0.0, 1.0, 1.0 / np.log2(3.0)])
+    assert hit_rate(ranks, 2).tolist() == [0.0, 1.0, 1.0]
+    assert np.allclose(ndcg(ranks, 2), [0.0, 1.0, 1.0 / np.log2(3.0)])
 
 
 def test_continuation_logprobs_equal_a_full_forward_pass(tiny):

@@ -22,14 +22,15 @@ def main(run: Path) -> dict:
 
     from llmrec.backends.hf import TransformersBackend
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset, mean_ci, paired_diff_ci, sample_users
+    from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
+    from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
     from llmrec.training.lettingo import heldout_tasks, score_profiles
 
     settings = json.loads((run / "eval_metrics.json").read_text())["settings"]
     args, seed = settings["script"], settings["seed"]
     rows = [json.loads(line) for line in (run / "eval_profiles.jsonl").read_text().splitlines()]
     split = leave_one_out(load_recipe_dataset(args["dataset"], seed=seed), validation=False)
-    _, eval_users = sample_users(
+    _, eval_users = sample_train_eval_users(
         split, args["train_users"], args["eval_users"], seed, min_history=args["recent_k"] + 1
     )
     negatives = args["eval_negatives"] or args["n_negatives"]
@@ -42,9 +43,9 @@ def main(run: Path) -> dict:
     before = np.array([r["before_auc"] for r in rows])
     after = np.array([r["after_auc"] for r in rows])
     return {
-        "empty_profile_auc": mean_ci(empty, seed),
-        "before_minus_empty": paired_diff_ci(before, empty, seed),
-        "after_minus_empty": paired_diff_ci(after, empty, seed),
+        "empty_profile_auc": paired_bootstrap_ci(empty, seed=seed).to_dict(),
+        "before_minus_empty": paired_difference_ci(before, empty, seed=seed).to_dict(),
+        "after_minus_empty": paired_difference_ci(after, empty, seed=seed).to_dict(),
         "seconds": time.perf_counter() - start,
     }
 
