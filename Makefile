@@ -54,6 +54,7 @@ $(VLLM_STAMP): pyproject.toml
 # The engine tests: vLLM (offline and `vllm serve`) in .venv-vllm, Ray in .venv. Called by .ci/run
 # after `make test`; the main suite skips both markers.
 test-engines: setup venv-vllm
+	@$(BIN)/python -c "import ray.data" 2>/dev/null || $(BIN)/pip install -q --disable-pip-version-check -e ".[ray]"
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VLLM_VENV)/bin/python -m pytest -m vllm $(PYTEST_ARGS) tests/engines
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -m ray $(PYTEST_ARGS) tests/engines
 
