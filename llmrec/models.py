@@ -12,8 +12,10 @@ tiny-random-llama         a 2-layer random Llama with a small byte-level BPE tok
                           SmolLM2's chat template, built locally; for plumbing tests only
 ========================  ====================================================================
 
-Anything else is a Hugging Face hub id or a local path and goes to the ordinary transformers or
-sentence-transformers loaders untouched, so users with hub access just pass an id.
+Anything else is a local path or a Hugging Face hub id and goes to the ordinary transformers or
+sentence-transformers loaders, so users with hub access just pass an id. A name that is none of
+these fails at once with :class:`ModelNotFoundError` (no hub retries): not an alias (the
+aliases are listed), not a local path, and not in the hub cache (offline) or not on the hub.
 
 Example:
     >>> from llmrec.models import resolve_model, load_causal_lm
@@ -213,11 +215,84 @@ def fetch(name: str, force: bool = False) -> Path:
     return assets.install_atomically(alias.build, target, alias.source)
 
 
+class ModelNotFoundError(ValueError):
+    """A model name that is not an alias, not a local path and not a reachable hub model."""
+
+
+def _looks_like_path(name: str) -> bool:
+    """Paths (``./x``, ``/x``, ``~/x``, ``a/b/c``) are never hub ids (``org/name``)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the local Hugging Face cache holds a snapshot of ``repo_id`` (no network)."""
+    from huggingface_hub import constants
+
+    folder = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true")
+
+
+def check_model_name(name: str, probe_timeout: float = 3.0) -> None:
+    """Fail at once, with every reason, when ``name`` cannot name a model.
+
+    Checked in order: an alias; an existing local path; a snapshot in the hub cache; and, only
+    when online, one request to the hub (no retries, ``probe_timeout`` seconds).
+
+    Raises:
+        ModelNotFoundError: naming what ``name`` is not, the aliases, and the cache searched.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if name in ALIASES or Path(name).expanduser().exists():
+        return
+    reasons = [f"not an alias (aliases: {', '.join(sorted(ALIASES))})"]
+    reasons.append(f"not a local path ({Path(name).expanduser()} does not exist)")
+    try:
+        if _looks_like_path(name):
+            raise HFValidationError("a path")
+        validate_repo_id(name)
+    except HFValidationError:
+        reasons.append("not a valid Hugging Face hub id")
+        raise ModelNotFoundError(
+            f"model {name!r} resolves to nothing: " + "; ".join(reasons)
+        ) from None
+    if _in_hub_cache(name):
+        return
+    from huggingface_hub import constants
+
+    reasons.append(f"not in the hub cache ({constants.HF_HUB_CACHE})")
+    if _hub_offline():
+        reasons.append("and the hub is not consulted (HF_HUB_OFFLINE is set)")
+        raise ModelNotFoundError(f"model {name!r} resolves to nothing: " + "; ".join(reasons))
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        model_info(name, timeout=probe_timeout)
+    except RepositoryNotFoundError:
+        reasons.append("and not found on the hub")
+    except Exception as err:  # any network failure: one try, no retries
+        reasons.append(f"and the hub cannot be reached ({type(err).__name__}: {err})")
+    else:
+        return
+    raise ModelNotFoundError(f"model {name!r} resolves to nothing: " + "; ".join(reasons))
+
+
 def resolve_model(name_or_path: str | os.PathLike) -> str:
     """Turn an alias into its cached folder; return hub ids and local paths unchanged.
 
     Aliases are fetched on first use. A cached alias whose files fail their size check is rebuilt
-    rather than loaded.
+    rather than loaded. Any other name is checked by :func:`check_model_name` first, so a
+    mistyped name fails at once instead of retrying the hub.
+
+    Raises:
+        ModelNotFoundError: the name is not an alias, a local path, or a hub model.
     """
     name = str(name_or_path)
     if name in ALIASES:
@@ -225,6 +300,7 @@ def resolve_model(name_or_path: str | os.PathLike) -> str:
         if target.exists() and not assets.verify(target):
             return str(target)
         return str(fetch(name))
+    check_model_name(name)
     return name
 
 

@@ -217,7 +217,7 @@ def item_judge_reward(world, user_ids, judge_model):
     names (its first line, matched to a catalogue title) on the 1-5 rubric, mapped to [0, 1].
     """
     from llmrec.backends import load_backend
-    from llmrec.judge.context import UserContext
+    from llmrec.context.view import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
     from llmrec.judge.reward import JudgeReward
     from llmrec.training.rewards import FormatGatedReward

@@ -40,9 +40,9 @@ def main() -> None:
     import numpy as np
 
     from llmrec.backends.hf import TransformersBackend
+    from llmrec.context.view import UserContext
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.data.sampling import sample_users
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge, parse_summary
     from llmrec.judge.validate import heldout_candidates
     from llmrec.metrics.stats import kendall_tau

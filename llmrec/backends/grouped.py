@@ -116,3 +116,101 @@ def _score_group(backend, rows: list[list[int]], shared: int, index) -> np.ndarr
     backend.usage.calls += 2
     backend.usage.prompt_tokens += shared + int(suffix_mask.sum())
     return logprobs.cpu().numpy()
+
+
+def shared_continuation_logprobs(
+    backend: Backend,
+    chats: Sequence[Chat],
+    continuations: Sequence[Sequence[str]],
+    end_of_turn: bool = False,
+    max_group: int = 64,
+) -> list[np.ndarray]:
+    """Summed log-probability of each candidate reply, each chat's prompt run once.
+
+    The prompt's KV cache is repeated over a batch of its candidates, which are padded on the
+    right and read position by position: ranking 50 candidate titles costs about as much as 5
+    full prompts. Equal to ``backend.score_continuations`` to float error; backends other than
+    an in-process transformers one get that call.
+
+    Args:
+        backend: Any backend.
+        chats: Prompts.
+        continuations: ``continuations[i]`` holds the candidate replies of ``chats[i]``.
+        end_of_turn: Append the end-of-turn (eos) token to every candidate, so that a title
+            scores as the complete reply rather than as the prefix of a longer one (needs an
+            in-process transformers backend, which knows its eos token).
+        max_group: Candidates per forward pass.
+
+    Returns:
+        One array per chat, shape ``(len(continuations[i]),)``, float64.
+    """
+    if len(continuations) != len(chats):
+        raise ValueError(
+            f"continuations has {len(continuations)} lists for {len(chats)} chats; "
+            "give one list of candidate replies per chat"
+        )
+    if not supports_prefix_sharing(backend):
+        if end_of_turn:
+            raise ValueError(
+                f"end_of_turn scoring needs an in-process transformers backend, got "
+                f"{type(backend).__name__}"
+            )
+        return [
+            np.asarray(a, dtype=np.float64)
+            for a in backend.score_continuations(chats, continuations)
+        ]
+    import torch
+
+    tokenizer, device = backend.tokenizer, backend.device
+    suffix = [tokenizer.eos_token_id] if end_of_turn else []
+    results = []
+    for i, (chat, conts) in enumerate(zip(chats, continuations)):
+        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + suffix for c in conts]
+        for j, row in enumerate(ids):
+            if not row:
+                raise ValueError(f"continuation {j} of chat {i} is empty: {conts[j]!r}")
+        prompt = backend.encode_chat(chat)
+        scores = np.zeros(len(conts), dtype=np.float64)
+        with torch.inference_mode():
+            prefix = torch.tensor([prompt], device=device)  # (1, P)
+            first = backend.model(input_ids=prefix, use_cache=True)
+            first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)  # (vocab,)
+            backend.usage.calls += 1
+            backend.usage.prompt_tokens += len(prompt)
+            for start in range(0, len(ids), max_group):
+                scores[start : start + max_group] = _score_continuations_on_cache(
+                    backend, first.cache, first_logp, len(prompt), ids[start : start + max_group]
+                )
+        results.append(scores)
+    backend.usage.prompts += sum(len(c) for c in continuations)
+    return results
+
+
+def _score_continuations_on_cache(backend, cache, first_logp, prefix_len: int, rows) -> np.ndarray:
+    import copy
+
+    import torch
+
+    device, pad = backend.device, backend.tokenizer.pad_token_id
+    n, width = len(rows), max(len(r) for r in rows)
+    ids = torch.full((n, width), pad, dtype=torch.long)  # (n, L), right-padded
+    mask = torch.zeros((n, width), dtype=torch.long)  # (n, L)
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = torch.tensor(row)
+        mask[b, : len(row)] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    total = first_logp[ids[:, 0]]  # (n,)
+    if width > 1:
+        past = copy.deepcopy(cache)
+        past.batch_repeat_interleave(n)
+        full_mask = torch.cat(
+            [torch.ones((n, prefix_len), dtype=torch.long, device=device), mask], dim=1
+        )  # (n, P + L)
+        logits = backend.model(
+            input_ids=ids[:, :-1], attention_mask=full_mask[:, :-1], cache=past, use_cache=True
+        ).logits  # (n, L - 1, vocab)
+        picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        total = total + (picked * mask[:, 1:]).sum(dim=1)  # (n,)
+        backend.usage.calls += 1
+        backend.usage.prompt_tokens += int(mask.sum())
+    return total.cpu().numpy()

@@ -25,7 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="user sources: profile attributes history (default: the model's, else attributes history)",
     )
-    users.add_argument("--profiles", default=None, help="JSONL of {user_id, profile} records")
+    users.add_argument(
+        "--profiles",
+        default=None,
+        help="profile file: llmrec profile output or {user_id, profile} rows (JSONL or Parquet)",
+    )
     users.add_argument("--max-history-tokens", type=int, default=None)
     users.add_argument(
         "--split",
@@ -78,9 +82,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _users(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.embeddings.encoder import UserEncoder
-    from llmrec.embeddings.train import read_profiles
 
     data = load_dataset(args.data)
     dataset = leave_one_out(data).train if args.split == "loo" else data
@@ -89,7 +93,7 @@ def _users(args: argparse.Namespace) -> int:
         kwargs["max_history_tokens"] = args.max_history_tokens
     if args.sources:
         kwargs["sources"] = tuple(args.sources)
-    profiles = read_profiles(args.profiles) if args.profiles else None
+    profiles = read_profile_texts(args.profiles) if args.profiles else None
     if args.engine == "ray":
         from functools import partial
 

@@ -2,6 +2,7 @@
 
 Examples:
     llmrec judge validate --data ml-100k --users 50 --out runs/judge
+    llmrec judge validate --data ml-100k --task rated --profiles facts --adapter runs/judge-sft
     llmrec judge validate --data synthetic --users 40 --out runs/judge
     llmrec judge compare --data ml-100k --a runs/bpr.jsonl --b runs/pop.jsonl --k 10
     llmrec judge injection --data ml-100k --users 30 --out runs/judge
@@ -27,7 +28,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="smollm2-135m-instruct", help="judge backend spec")
     p.add_argument("--batch-size", type=int, default=None, help="prompts per forward pass")
     p.add_argument("--cache", default=None, help="SQLite response cache for the backend")
-    p.add_argument("--profiles", default=None, help="profiles JSONL (default: build them)")
+    p.add_argument(
+        "--profiles",
+        default=None,
+        help="profiles JSONL, or 'facts' for the grounded facts as text (no model call); "
+        "default: build grounded profiles with the model",
+    )
+    p.add_argument("--adapter", default=None, help="LoRA adapter folder to put on --model")
     p.add_argument("--profile-model", default=None, help="profile backend (default: --model)")
     p.add_argument("--users", type=int, default=50, help="users to sample (default 50)")
     p.add_argument("--max-history", type=int, default=20, help="history items shown (20)")
@@ -46,6 +53,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="negatives per user (held-out; default 9) or items per user (synthetic; default 8)",
+    )
+    val.add_argument(
+        "--task",
+        default="heldout",
+        choices=["heldout", "rated"],
+        help="heldout: next item vs negatives; rated: liked (4-5) vs disliked (1-2) held-out "
+        "items (ignored for synthetic data)",
+    )
+    val.add_argument(
+        "--negatives",
+        default="popularity",
+        choices=["popularity", "uniform"],
+        help="heldout negatives: same popularity decile as the positive (default) or uniform",
+    )
+    val.add_argument(
+        "--baselines",
+        default="popularity,item_mean,minilm,genre_overlap",
+        help="non-LLM baselines on the same pairs (comma-separated; '' for none)",
     )
     val.add_argument("--views", default="profile,history,both", help="judge views to compare")
     val.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
@@ -108,33 +133,103 @@ def _setup(args: argparse.Namespace):
         dataset = world.dataset
     else:
         dataset = load_dataset(args.data)
-    split = leave_one_out(dataset)
+    if getattr(args, "task", "heldout") == "rated" and world is None:
+        from llmrec.data.splits import ratio_split
+
+        split = ratio_split(dataset, test=0.2)
+    else:
+        split = leave_one_out(dataset)
     kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
-    backend = load_backend(args.model, cache=args.cache, **kwargs)
+    if args.adapter:
+        backend = adapter_backend(args.model, args.adapter, **kwargs)
+        if args.cache:
+            from llmrec.backends.cache import CachedBackend
+
+            backend = CachedBackend(backend, args.cache)
+    else:
+        backend = load_backend(args.model, cache=args.cache, **kwargs)
     return backend, dataset, split, world
 
 
-def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dict[str, str]:
-    """Profiles of ``users`` from ``--profiles`` or built from ``split.train`` (cached in --out)."""
+def adapter_backend(model: str, adapter: str, batch_size: int | None = None):
+    """A transformers backend of ``model`` with the LoRA ``adapter`` merged into its weights."""
     from pathlib import Path
 
-    from llmrec.judge.profiles import build_profiles, load_profiles
+    from peft import PeftModel
 
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.models import load_causal_lm
+
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise ValueError(f"--adapter {adapter}: no adapter_config.json there (a LoRA output_dir)")
+    base, tokenizer = load_causal_lm(model, device="cpu")
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.eval()
+    return TransformersBackend.from_model(merged, tokenizer, batch_size=batch_size)
+
+
+def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dict[str, str]:
+    """Profiles of ``users`` from ``--profiles`` or built from ``split.train`` (cached in --out).
+
+    Any profile file the toolkit writes is read (``llmrec profile`` output included). Users
+    whose profile failed are judged with an empty profile, as a warning says.
+    """
+    from pathlib import Path
+
+    from llmrec.context.profile_files import read_profile_file
+
+    if args.profiles == "facts":
+        return facts_profiles(split.train, users)
     if args.profiles:
-        profiles = load_profiles(args.profiles)
-        missing = [u for u in users if u not in profiles]
-        if missing:
-            raise ValueError(
-                f"{args.profiles}: no profile for users {missing[:5]} (of {len(missing)})"
-            )
-        return profiles
-    path = Path(args.out) / f"profiles_{Path(str(args.data)).name}_seed{args.seed}.jsonl"
-    profile_backend = backend
-    if args.profile_model and args.profile_model != args.model:
-        from llmrec.backends import load_backend
+        path = Path(args.profiles)
+    else:
+        from llmrec.profiles import ProfileBuilder, run_profile_job
 
-        profile_backend = load_backend(args.profile_model, cache=args.cache)
-    return build_profiles(profile_backend, split.train, users, path, progress=True)
+        path = Path(args.out) / f"profiles_{Path(str(args.data)).name}_seed{args.seed}.jsonl"
+        profile_backend = backend
+        if args.profile_model and args.profile_model != args.model:
+            from llmrec.backends import load_backend
+
+            profile_backend = load_backend(args.profile_model, cache=args.cache)
+        builder = ProfileBuilder(profile_backend, strategy="grounded")
+        run_profile_job(builder, split.train, list(users), path, progress=True, shard=(0, 1))
+    read = read_profile_file(path)
+    profiles = {**dict.fromkeys(read.failed, ""), **read.texts}
+    missing = [u for u in users if u not in profiles]
+    if missing:
+        raise ValueError(f"{path}: no profile for users {missing[:5]} (of {len(missing)})")
+    return profiles
+
+
+def check_disjoint(adapter: str, users: list[str]) -> None:
+    """Refuse to validate an adapter on users it was trained on (``judge_train_users.json``)."""
+    from pathlib import Path
+
+    from llmrec.training.judge_data import TRAIN_USERS_FILE, read_user_list
+
+    path = Path(adapter) / TRAIN_USERS_FILE
+    if not path.is_file():
+        print(f"note: {path} not found; cannot check that validation users are unseen")
+        return
+    seen = set(read_user_list(path))
+    overlap = [u for u in users if u in seen]
+    if overlap:
+        raise ValueError(
+            f"{path}: the adapter was trained on {len(overlap)} of the validation users "
+            f"(e.g. {overlap[:5]}); pick other users (--seed) or retrain with them reserved"
+        )
+
+
+def facts_profiles(train, users: list[str]) -> dict[str, str]:
+    """The grounded facts of each user as profile text (deterministic, no model call)."""
+    from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
+    from llmrec.prompts import render
+
+    base = base_shares(train)
+    return {
+        u: render("profile/facts_text", f=user_facts(train, u, FactsConfig(), base)).strip()
+        for u in users
+    }
 
 
 def _write(result: dict, out: str, stem: str, panels: dict | None = None) -> None:
@@ -161,16 +256,21 @@ def _validate(args: argparse.Namespace) -> int:
     from llmrec.judge.report import format_validation
     from llmrec.judge.validate import (
         ValidationConfig,
+        rated_users,
         split_curves,
         validate_heldout,
+        validate_rated,
         validate_synthetic,
     )
 
     views = tuple(v.strip() for v in args.views.split(",") if v.strip())
     synthetic = args.data == "synthetic"
+    rated = args.task == "rated" and not synthetic
     cfg = ValidationConfig(
         users=args.users,
-        candidates=args.candidates or (8 if synthetic else 9),
+        candidates=args.candidates or (8 if synthetic else 4 if rated else 9),
+        negatives=args.negatives,
+        baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
         views=views,
         mode=args.mode,
         pairwise=not args.no_pairwise,
@@ -182,9 +282,13 @@ def _validate(args: argparse.Namespace) -> int:
     backend, dataset, split, world = _setup(args)
     if synthetic:
         users = sample_users(dataset.active_users(), cfg.users, cfg.seed)
+    elif rated:
+        users = sample_users(rated_users(split), cfg.users, cfg.seed)
     else:
         eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
         users = sample_users(eligible, cfg.users, cfg.seed)
+    if args.adapter:
+        check_disjoint(args.adapter, users)
     needs_profiles = any(v in ("profile", "both") for v in views)
     profiles = _profiles(args, backend, split, users) if needs_profiles else {}
     if synthetic:
@@ -198,20 +302,29 @@ def _validate(args: argparse.Namespace) -> int:
             include_gold=not args.no_gold,
             progress=True,
         )
+    elif rated:
+        result = validate_rated(backend, split, profiles, cfg, users, progress=True)
     else:
         result = validate_heldout(backend, split, profiles, cfg, users, progress=True)
     result["model"] = args.model
+    result["adapter"] = args.adapter
+    result["profile_source"] = args.profiles or "grounded"
     result["profiles"] = {"users": len(profiles), "empty": sum(not p for p in profiles.values())}
     clean, panels = split_curves(result)
     print(format_validation(clean))
-    _write(clean, args.out, f"validate_{Path(str(args.data)).name}_{args.mode}", panels)
+    stem = f"validate_{Path(str(args.data)).name}_{result['study']}_{args.mode}"
+    if result["study"] == "heldout":
+        stem += f"_{cfg.negatives}"
+    if args.adapter:
+        stem += f"_{Path(args.adapter).name}"
+    _write(clean, args.out, stem, panels)
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from llmrec.context.view import UserContext
     from llmrec.data.sampling import sample_users
     from llmrec.judge.compare import compare_rankings, load_rankings
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pairwise import PairwiseJudge
 
     lists_a, lists_b = load_rankings(args.a), load_rankings(args.b)
@@ -235,8 +348,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _injection(args: argparse.Namespace) -> int:
+    from llmrec.context.view import UserContext
     from llmrec.data.sampling import sample_users
-    from llmrec.judge.context import UserContext
     from llmrec.judge.injection import (
         attacks_by_name,
         measure_pairwise_injection,

@@ -7,6 +7,8 @@ Examples:
     llmrec profile --data ml-100k --users 64 --out p.jsonl --engine ray --workers 2
     torchrun --nproc_per_node 2 -m llmrec.cli.main profile --data ml-100k --out p.jsonl
     accelerate launch --multi_gpu --num_processes 4 -m llmrec.cli.main profile --out p.jsonl
+    llmrec profile --data ml-100k --model smollm2-135m-instruct --adapter runs/dpo \
+        --strategy recent --last-n 20 --out p.jsonl   # the profile writer the DPO recipe trained
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "transformers", "vllm"],
         default="auto",
         help="for a local model: auto = vLLM where it is installed (the faster engine), else "
-        "transformers",
+        "transformers (always with --adapter)",
+    )
+    model.add_argument(
+        "--adapter",
+        default=None,
+        help="LoRA adapter folder on top of --model (a local model), e.g. the DPO recipe's output",
     )
     model.add_argument("--device", default=None)
     model.add_argument("--dtype", default=None)
@@ -46,15 +53,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--max-new-tokens", type=int, default=None)
     model.add_argument("--temperature", type=float, default=0.0)
     model.add_argument("--seed", type=int, default=None)
-    model.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 = off")
+    model.add_argument(
+        "--repetition-penalty", type=float, default=1.1, help="1.0 = off (default 1.1)"
+    )
     model.add_argument("--cache", default=None, help="response cache file (default in LLMREC_HOME)")
     model.add_argument("--no-cache", action="store_true", help="always call the model")
     prof = parser.add_argument_group("profile")
     prof.add_argument("--format", choices=["free", "structured"], default="free")
     prof.add_argument(
         "--strategy",
-        choices=["whole", "recent", "hierarchical", "incremental"],
-        default="whole",
+        choices=["grounded", "whole", "recent", "hierarchical", "incremental"],
+        default="grounded",
+        help="grounded (default): facts computed from the history, written up by the model",
+    )
+    prof.add_argument("--sample", type=int, default=None, help="grounded: items shown (5)")
+    prof.add_argument(
+        "--attribute", default=None, help="grounded: categorical item field (default genres)"
     )
     prof.add_argument("--prompt", default=None, help="template name or your own .jinja file")
     prof.add_argument("--token-budget", type=int, default=None, help="whole/incremental")
@@ -94,11 +108,11 @@ def main(args: argparse.Namespace) -> int:
 
     from llmrec.backends import load_backend
     from llmrec.backends.base import GenerationParams
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.paths import home
     from llmrec.profiles.builder import DEFAULT_MAX_NEW_TOKENS, ProfileBuilder
     from llmrec.profiles.job import merge_parts, parse_shard, run_profile_job
-    from llmrec.profiles.store import read_profiles
     from llmrec.profiles.strategies import make_strategy
 
     dataset = load_dataset(args.data)
@@ -116,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
     if args.strategy == "incremental":
         if not args.previous:
             raise ValueError("--strategy incremental needs --previous <profiles.jsonl>")
-        previous = {u: r.text for u, r in read_profiles(args.previous, only_ok=True).items()}
+        previous = read_profile_texts(args.previous)
     strategy = make_strategy(
         args.strategy,
         token_budget=args.token_budget,
@@ -125,6 +139,8 @@ def main(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         previous=previous,
         since=args.since,
+        sample=args.sample,
+        attribute=args.attribute,
     )
     options = {
         "device": args.device,
@@ -132,7 +148,8 @@ def main(args: argparse.Namespace) -> int:
         "quantization": args.quantization,
         "batch_size": args.batch_size,
     }
-    spec = resolve_spec(args.model, args.backend)
+    # An adapter sits on the Transformers backend, so it keeps that backend.
+    spec = args.model if args.adapter else resolve_spec(args.model, args.backend)
     is_local = not str(spec).startswith(("openai:", "http://", "https://", "vllm:"))
     kwargs = {k: v for k, v in options.items() if v is not None and is_local}
     local_rank = os.environ.get("LOCAL_RANK")
@@ -157,6 +174,9 @@ def main(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from functools import partial
 
+        if args.adapter:
+            raise ValueError("--adapter runs with --engine local only; merge the adapter first")
+
         from llmrec.engines.jobs import make_profile_builder, profile_job
 
         # One SQLite cache per machine is not shared across nodes: only when asked for.
@@ -172,7 +192,15 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     cache = None if args.no_cache else (args.cache or os.path.join(home(), "responses.sqlite"))
-    backend = load_backend(spec, cache=cache, **kwargs)
+    if args.adapter:
+        if not is_local:
+            raise ValueError(
+                f"--adapter needs a local --model, got {args.model!r}; serve the merged model "
+                "behind the server instead"
+            )
+        backend = adapter_backend(args.model, args.adapter, cache=cache, **kwargs)
+    else:
+        backend = load_backend(spec, cache=cache, **kwargs)
     builder = ProfileBuilder(backend, **builder_kwargs)
     shard = parse_shard(args.shard) if args.shard else None
     result = run_profile_job(
@@ -189,3 +217,33 @@ def main(args: argparse.Namespace) -> int:
     summary["usage"] = asdict(backend.usage)
     print(json.dumps(summary))
     return 0
+
+
+def adapter_backend(model: str, adapter: str, cache: str | None = None, **kwargs):
+    """A transformers backend over ``model`` with the LoRA ``adapter`` merged into its weights.
+
+    The backend's fingerprint hashes the merged weights, so cached replies of the base model
+    are never reused for the adapted one.
+
+    Args:
+        model: Alias, hub id or folder of the base model.
+        adapter: Folder with ``adapter_config.json`` (a peft / trl output directory).
+        cache: Response cache file, or ``None``.
+        **kwargs: ``device``, ``dtype``, ``quantization``, ``batch_size``.
+    """
+    import os
+
+    from peft import PeftModel
+
+    from llmrec.backends import load_backend
+    from llmrec.backends.hf import TransformersBackend
+    from llmrec.models import load_causal_lm
+
+    if not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
+        raise ValueError(f"--adapter {adapter}: no adapter_config.json in that folder")
+    batch_size = kwargs.pop("batch_size", None)
+    base, tokenizer = load_causal_lm(model, **kwargs)
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.eval()
+    backend = TransformersBackend.from_model(merged, tokenizer, batch_size=batch_size)
+    return load_backend(backend, cache=cache)

@@ -102,6 +102,8 @@ def _build_ml100k(
 NAMED: dict[str, tuple[Callable[[Path], None], str]] = {
     "ml-100k": (_build_ml100k, RECBOLE_WHEEL),
 }
+# The scale each named dataset's ratings are on (its RecBole copy does not say it).
+RATING_SCALES: dict[str, tuple[float, float, float]] = {"ml-100k": (1, 5, 1)}
 
 
 def fetch_dataset(
@@ -153,5 +155,6 @@ def load_dataset(name_or_path: str | os.PathLike, **kwargs) -> InteractionDatase
         if not folder.exists() or assets.verify(folder):
             folder = fetch_dataset(name)
         kwargs.setdefault("name", name)
+        kwargs.setdefault("rating_scale", RATING_SCALES[name])
         return load_path(folder, **kwargs)
     return load_path(Path(name).expanduser(), **kwargs)

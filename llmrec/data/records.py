@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llmrec.data.errors import BadRows
+from llmrec.data.validation import LoadReport
 
 INTERACTION_COLUMNS = ["user_id", "item_id", "timestamp", "rating", "review"]
 
@@ -145,11 +145,11 @@ class InteractionDataset:
         name: A label for reports.
 
     The object is treated as immutable: methods return new datasets and never change inputs.
-    Loaders set :attr:`load_report` (a :class:`~llmrec.data.errors.BadRows`: what was skipped or
-    kept, and why); datasets built otherwise have ``None``.
+    Loaders set :attr:`load_report` (a :class:`~llmrec.data.validation.LoadReport`: what was found,
+    and what was done about it); datasets built otherwise have ``None``.
     """
 
-    load_report: BadRows | None = None
+    load_report: LoadReport | None = None
 
     def __init__(
         self,

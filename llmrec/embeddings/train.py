@@ -44,7 +44,9 @@ class EmbedScriptArguments:
         split_seed: Seed of the user partition.
         tasks: UserQA tasks to train on.
         max_users: Cap on training users (for quick runs).
-        profiles: Optional JSONL of ``{"user_id", "profile"}`` records (the ``profile`` source).
+        profiles: Optional profile file for the ``profile`` source: ``llmrec profile`` output or
+            ``{"user_id", "profile"}`` rows, JSONL or Parquet
+            (:func:`llmrec.context.read_profile_texts`).
         paraphrase_backend: Backend spec for LLM paraphrases of the instructions
             (``llmrec.backends.load_backend``), or unset for the templates only.
         paraphrases_per_instruction: Paraphrases asked per distinct instruction.
@@ -163,30 +165,6 @@ def random_sentence_transformer(
     return SentenceTransformer(modules=[transformer, pooling], device="cpu")
 
 
-def read_profiles(path: str | Path) -> dict[str, str]:
-    """``{user_id: profile}`` from a JSONL file of ``{"user_id": ..., "profile": ...}`` records.
-
-    A ``profile`` that is a mapping (structured profile) is serialised as compact JSON.
-    """
-    path = Path(path)
-    out = {}
-    with path.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from err
-            if "user_id" not in record or "profile" not in record:
-                raise ValueError(f"{path}:{n}: needs fields 'user_id' and 'profile'")
-            profile = record["profile"]
-            if isinstance(profile, Mapping):
-                profile = json.dumps(profile, ensure_ascii=False)
-            out[str(record["user_id"])] = str(profile)
-    return out
-
-
 def build_pairs(
     encoder: Any,
     dataset: Any,
@@ -300,6 +278,7 @@ def run_training(
     import torch
     from sentence_transformers import SentenceTransformerTrainer
 
+    from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.embeddings.encoder import CONFIG_NAME, UserEncoder
     from llmrec.embeddings.fusion import FusionAdapter
@@ -320,7 +299,7 @@ def run_training(
     )
     if script_args.max_users is not None:
         train_users = train_users[: script_args.max_users]
-    profiles = read_profiles(script_args.profiles) if script_args.profiles else None
+    profiles = read_profile_texts(script_args.profiles) if script_args.profiles else None
     # Future questions are answered from the validation item; the test item stays unseen.
     examples = build_userqa(split.train, split.valid, train_users, script_args.tasks)
     source = split.train

@@ -18,7 +18,7 @@ Example:
     >>> judge.judge([("1", "The Maltese Falcon")])[0].score  # doctest: +SKIP
 """
 
-from llmrec.judge.context import SEES, UserContext
+from llmrec.context.view import SEES, UserContext
 from llmrec.judge.listwise import ListwiseRanking, PermutationJudge, rank_by_pointwise
 from llmrec.judge.pairwise import PairwiseJudge, PairwiseJudgment, PairwiseSummary, summarize
 from llmrec.judge.pointwise import MODES, PointwiseJudge, PointwiseJudgment

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.judge.pointwise import distribution_from_logprobs
+from llmrec.context.scoring import renormalise
 
 EPS = 1e-6
 
 
 def p_relevant_from_logprobs(logprobs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """``p_4 + p_5`` after tempering the score-token log-probabilities, shape ``(n,)``."""
-    return distribution_from_logprobs(logprobs, temperature)[:, 3:].sum(axis=-1)
+    return renormalise(logprobs, temperature)[:, 3:].sum(axis=-1)
 
 
 def _nll(p: np.ndarray, y: np.ndarray) -> float:

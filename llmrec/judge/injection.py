@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.context.items import ItemLike, as_item
 from llmrec.data.records import Item
-from llmrec.judge.context import ItemLike, as_item
 from llmrec.judge.pairwise import PairwiseJudge, win_values
 from llmrec.judge.pointwise import PointwiseJudge
 from llmrec.metrics.stats import bootstrap_ci

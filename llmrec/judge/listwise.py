@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
-from llmrec.judge.context import SEES, ItemLike, UserContext, render_item_line
+from llmrec.context.items import ItemLike, render_item_line
+from llmrec.context.view import SEES, UserContext
 from llmrec.judge.parsing import PermutationResult, parse_permutation
 from llmrec.judge.pointwise import PointwiseJudge, PointwiseJudgment
 from llmrec.judge.repair import repair_replies

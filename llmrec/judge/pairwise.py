@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
-from llmrec.backends.grouped import grouped_next_token_logprobs
-from llmrec.judge.context import SEES, ItemLike, UserContext, render_item, render_item_line
+from llmrec.context.items import ItemLike, render_item, render_item_line
+from llmrec.context.scoring import SCALES, AnswerScorer
+from llmrec.context.view import SEES, UserContext
 from llmrec.judge.parsing import ParseResult, parse_choice
 from llmrec.judge.pointwise import MODES
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
 
-CHOICE_TOKENS = ("1", "2")
+SCALE = SCALES["choice"]
 REPAIR_ASK = "Reply with only the option chosen in it: 1 or 2."
 
 
@@ -231,11 +232,8 @@ class PairwiseJudge:
         self, chats: list[Chat], users: list[str]
     ) -> tuple[list[ParseResult], list, list[str | None]]:
         if self.mode == "logprob":
-            if self.share_prefix:
-                logprobs = grouped_next_token_logprobs(self.backend, chats, users, CHOICE_TOKENS)
-            else:
-                logprobs = np.asarray(self.backend.next_token_logprobs(chats, CHOICE_TOKENS))
-            p_first = 1.0 / (1.0 + np.exp(logprobs[:, 1] - logprobs[:, 0]))  # (n,)
+            scorer = AnswerScorer(self.backend, SCALE, share_prefix=self.share_prefix)
+            p_first = scorer.score(chats, groups=users).p("1")  # (n,)
             picks = [ParseResult(1 if p >= 0.5 else 2, "logprob") for p in p_first]
             return picks, list(p_first), [None] * len(chats)
         params = GenerationParams(max_new_tokens=self.max_new_tokens, temperature=0.0)

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
-from llmrec.backends.grouped import grouped_next_token_logprobs
-from llmrec.judge.context import SEES, ItemLike, UserContext, as_item, render_item
+from llmrec.context.items import ItemLike, as_item, render_item
+from llmrec.context.scoring import SCALES, AnswerScorer
+from llmrec.context.view import SEES, UserContext
 from llmrec.judge.parsing import parse_score
 from llmrec.judge.repair import repair_replies
 from llmrec.prompts import render_chat, version_of
@@ -41,8 +42,8 @@ from llmrec.prompts import render_chat, version_of
 logger = logging.getLogger(__name__)
 
 MODES = ("logprob", "rationale")
-SCORE_TOKENS = ("1", "2", "3", "4", "5")
-SCORES = np.arange(1, 6, dtype=float)  # (5,)
+SCALE = SCALES["1-5"]
+SCORE_TOKENS = SCALE.labels
 REPAIR_ASK = "Reply with only the score given in it: one digit from 1 to 5."
 
 
@@ -77,24 +78,6 @@ class PointwiseJudgment:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def distribution_from_logprobs(logprobs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax of score-token log-probabilities divided by ``temperature``, per row.
-
-    Args:
-        logprobs: Shape ``(n, 5)``.
-        temperature: ``T > 0``; ``T > 1`` flattens, ``T < 1`` sharpens.
-
-    Returns:
-        Shape ``(n, 5)``, rows summing to 1.
-    """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    z = np.asarray(logprobs, dtype=np.float64) / temperature  # (n, 5)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=-1, keepdims=True)
 
 
 def parse_summary(judgments: Sequence[Any]) -> dict[str, int]:
@@ -196,22 +179,20 @@ class PointwiseJudge:
 
     def _logprob(self, pairs: list[tuple[str, ItemLike]]) -> list[PointwiseJudgment]:
         chats = [self.chat(u, it) for u, it in pairs]
-        if self.share_prefix:
-            users = [str(u) for u, _ in pairs]
-            logprobs = grouped_next_token_logprobs(self.backend, chats, users, SCORE_TOKENS)
-        else:
-            logprobs = np.asarray(self.backend.next_token_logprobs(chats, SCORE_TOKENS))
-        logprobs = logprobs.astype(np.float64)  # (n, 5)
-        dist = distribution_from_logprobs(logprobs)  # (n, 5)
-        expected = dist @ SCORES  # (n,)
-        mass = np.exp(logprobs).sum(axis=-1)  # (n,)
+        scorer = AnswerScorer(self.backend, SCALE, share_prefix=self.share_prefix)
+        scores = scorer.score(chats, groups=[str(u) for u, _ in pairs])
+        dist, expected, mass = (
+            scores.probs(),
+            scores.expected(),
+            scores.mass(),
+        )  # (n, 5), (n,), (n,)
         return [
             PointwiseJudgment(
                 user_id=str(u),
                 item_id=as_item(it).item_id,
                 score=float(expected[k]),
                 distribution=tuple(float(p) for p in dist[k]),
-                logprobs=tuple(float(v) for v in logprobs[k]),
+                logprobs=tuple(float(v) for v in scores.logprobs[k]),
                 p_relevant=float(dist[k, 3:].sum()),
                 mass=float(mass[k]),
                 mode="logprob",

@@ -11,9 +11,15 @@ def _ci(d: dict[str, Any] | None) -> str:
     return f"{d['value']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
 
 
+def _versus(block: dict[str, Any] | None) -> str:
+    if not block or "auc_difference" not in block:
+        return "-"
+    return f"{_ci(block['auc_difference'])} vs {block['best_baseline']}"
+
+
 def format_validation(result: dict[str, Any]) -> str:
     """One row per judge view: the study's headline metrics with 95% intervals."""
-    if result["study"] == "heldout":
+    if result["study"] in ("heldout", "rated"):
         cols = [("AUC pooled", "auc_pooled"), ("AUC per user", "auc_per_user")]
     else:
         cols = [
@@ -24,7 +30,13 @@ def format_validation(result: dict[str, Any]) -> str:
             ("kappa rel", "kappa_relevant"),
         ]
     header = ["view", *[c for c, _ in cols], "pairwise acc", "pos. bias", "ECE raw", "ECE cal"]
+    header += ["vs best baseline"] if "baselines" in result else []
     rows = [header]
+    for name, block in result.get("baselines", {}).items():
+        rows.append(
+            [f"baseline: {name}", *[_ci(block.get(key)) for _, key in cols]]
+            + ["-"] * (len(header) - 1 - len(cols))
+        )
     for view, block in result["views"].items():
         pw = block.get("pairwise", {})
         cal = block.get("calibration", {})
@@ -37,10 +49,13 @@ def format_validation(result: dict[str, Any]) -> str:
                 f"{cal['ece_raw']:.3f}" if cal else "-",
                 f"{cal['ece_calibrated']:.3f}" if cal.get("ece_calibrated") is not None else "-",
             ]
+            + ([_versus(block.get("vs_best_baseline"))] if "baselines" in result else [])
         )
     widths = [max(len(str(r[k])) for r in rows) for k in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     title = f"{result['study']} validation on {result['dataset']}, {result['users']} users"
+    if result["study"] == "heldout":
+        title += f", {result['config']['negatives']} negatives"
     return "\n".join([title, *lines])
 
 

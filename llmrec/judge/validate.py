@@ -1,12 +1,21 @@
 """How far can the judge be trusted? Separation on held-out data and agreement with gold users.
 
-Two studies, each run for every judge view (``profile``, ``history``, ``both``) side by side:
+Three studies, each run for every judge view (``profile``, ``history``, ``both``) side by side:
 
 - :func:`validate_heldout` (real data, e.g. ml-100k): for each sampled user, the leave-one-out
-  test item (a real next item) and ``negatives`` uniformly sampled unseen items are judged
-  pointwise; profiles and history come from ``split.train`` only. Reported: pooled ROC AUC,
-  mean per-user AUC, and the pairwise judge's accuracy on (test item, negative) pairs judged in
-  both orders, all with bootstrap intervals over users.
+  test item (a real next item) and ``candidates`` unseen negatives are judged pointwise; the
+  negatives come from the positive's popularity decile by default (``negatives="popularity"``;
+  with ``"uniform"`` negatives a popularity prior alone scores far above 0.5); profiles and
+  history come from ``split.train`` only. Reported: pooled ROC AUC, mean per-user AUC, and the
+  pairwise judge's accuracy on (test item, negative) pairs judged in both orders, all with
+  bootstrap intervals over users.
+- :func:`validate_rated` (real data with ratings): among the items each user rated in a held-out
+  later period (a per-user ratio split), liked ones (4-5) against disliked ones (1-2).
+
+Both real-data studies score the same pairs with the non-LLM baselines of
+:mod:`llmrec.judge.baselines` (popularity, item mean rating, MiniLM similarity to the history,
+genre overlap with the grounded facts) and report each judge view's paired difference in
+per-user AUC against the best baseline, with a bootstrap CI over users.
 - :func:`validate_synthetic` (synthetic users with gold preferences): candidates spread over the
   gold rating levels; reported: Spearman of judge score vs gold rating, exact accuracy and
   quadratic-weighted kappa on the 1-5 scale, accuracy and Cohen's kappa on relevant
@@ -31,15 +40,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmrec.backends.base import Backend
+from llmrec.context.view import UserContext
 from llmrec.data.sampling import sample_users
+from llmrec.judge.baselines import BASELINES, baseline_scores
 from llmrec.judge.calibration import make_calibrator
-from llmrec.judge.context import UserContext
 from llmrec.judge.pairwise import PairwiseJudge, summarize, win_values
 from llmrec.judge.pointwise import PointwiseJudge, PointwiseJudgment, parse_summary
 from llmrec.metrics.stats import (
     bootstrap_ci,
     cohen_kappa,
     expected_calibration_error,
+    paired_bootstrap_ci,
     roc_auc,
     spearman,
 )
@@ -51,6 +62,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NEGATIVES = ("popularity", "uniform")
+
 
 @dataclass(frozen=True)
 class ValidationConfig:
@@ -60,6 +73,9 @@ class ValidationConfig:
         users: Users sampled (seeded) among those with a held-out item.
         candidates: Held-out: negatives per user. Synthetic: candidates per user.
         views: Judge views compared side by side.
+        negatives: Held-out negatives: ``"popularity"`` (same popularity decile as the
+            positive, the default) or ``"uniform"``.
+        baselines: Non-LLM baselines scored on the same pairs (real-data studies).
         mode: Pointwise mode, ``"logprob"`` or ``"rationale"``.
         pairwise: Also run the pairwise judge (one pair per user, both orders).
         calibrator: ``"temperature"``, ``"platt"``, ``"isotonic"`` or ``None``.
@@ -71,6 +87,8 @@ class ValidationConfig:
 
     users: int = 50
     candidates: int = 9
+    negatives: str = "popularity"
+    baselines: tuple[str, ...] = BASELINES
     views: tuple[str, ...] = ("profile", "history", "both")
     mode: str = "logprob"
     pairwise: bool = True
@@ -87,6 +105,8 @@ class ValidationConfig:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,21 +198,139 @@ def _pairwise_block(
 
 
 def heldout_candidates(
-    split: Split, user_ids: Sequence[str], negatives: int, seed: int
+    split: Split, user_ids: Sequence[str], negatives: int, seed: int, strategy: str = "popularity"
 ) -> list[tuple[str, str, list[str]]]:
-    """``(user_id, test item id, negative item ids)`` per user; negatives unseen in any part."""
+    """``(user_id, test item id, negative item ids)`` per user; negatives unseen in any part.
+
+    ``strategy="popularity"`` draws each user's negatives from the test item's popularity decile
+    (training interactions; nearest deciles when it runs out),
+    ``"uniform"`` from the whole catalogue.
+    """
+    test = split.test.interactions.groupby("user_id")["item_id"].last()
+    seen = [split.train, split.valid, split.test]
+    ids = split.train.item_ids
+    if strategy == "popularity":
+        from llmrec.data.sampling import popularity_matched_negatives
+
+        positives = [str(test[u]) for u in user_ids]
+        matched = popularity_matched_negatives(
+            split.train, list(user_ids), positives, negatives, seed=seed, exclude=seen
+        )
+        return [
+            (u, pos, [ids[j] for j in matched.items[k]])
+            for k, (u, pos) in enumerate(zip(user_ids, positives, strict=True))
+        ]
+    if strategy != "uniform":
+        raise ValueError(f"negatives must be one of {NEGATIVES}, got {strategy!r}")
     from llmrec.data.sampling import sample_negatives
 
-    test = split.test.interactions.groupby("user_id")["item_id"].last()
     negs = sample_negatives(
-        split.train,
-        negatives,
-        user_ids,
-        seed=seed,
-        exclude=[split.train, split.valid, split.test],
+        split.train, negatives, user_ids, seed=seed, exclude=seen
     )  # (n_users, negatives) indices into item_ids
-    ids = split.train.item_ids
     return [(u, str(test[u]), [ids[j] for j in negs[k]]) for k, u in enumerate(user_ids)]
+
+
+def per_user_auc(labels: np.ndarray, scores: np.ndarray, owner: Sequence[str]) -> np.ndarray:
+    """ROC AUC within each user's rows (first-seen user order); ``nan`` for one-class users."""
+    rows = np.stack([labels, scores], axis=1)  # (n, 2)
+    return np.array([roc_auc(g[:, 0], g[:, 1]) for g in _groups(owner, rows)])
+
+
+def separation_table(
+    labels: np.ndarray,
+    owner: Sequence[str],
+    scores: Mapping[str, np.ndarray],
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Per-user and pooled AUC of every scorer on the same rows, with bootstrap CIs over users.
+
+    Returns ``{name: {"auc_per_user": ci, "auc_pooled": ci}}`` and, under ``"_per_user"``, the
+    per-user AUC arrays (for paired differences; dropped from JSON by the callers).
+    """
+    out: dict[str, Any] = {"_per_user": {}}
+    for name, s in scores.items():
+        s = np.where(np.isnan(s), -np.inf, s)
+        rows = np.stack([labels, s], axis=1)  # (n, 2): label, score
+        groups = _groups(owner, rows)
+        per_user = per_user_auc(labels, s, owner)
+        out["_per_user"][name] = per_user
+        out[name] = {
+            "auc_per_user": bootstrap_ci(
+                per_user[~np.isnan(per_user)], n_resamples=n_boot, seed=seed
+            ).to_dict(),
+            "auc_pooled": bootstrap_ci(
+                groups, lambda r: roc_auc(r[:, 0], r[:, 1]), n_boot, seed=seed
+            ).to_dict(),
+        }
+    return out
+
+
+def versus_best(
+    judge_auc: np.ndarray, baseline_auc: Mapping[str, np.ndarray], n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Paired difference in mean per-user AUC: judge minus the best baseline (by mean AUC).
+
+    Users where either AUC is undefined are left out of the difference.
+    """
+    if not baseline_auc:
+        return {}
+    best = max(baseline_auc, key=lambda k: float(np.nanmean(baseline_auc[k])))
+    b = baseline_auc[best]
+    ok = ~np.isnan(judge_auc) & ~np.isnan(b)
+    if not ok.any():
+        return {"best_baseline": best}
+    diff = paired_bootstrap_ci(judge_auc[ok] - b[ok], n_boot, seed=seed)
+    return {"best_baseline": best, "auc_difference": diff.to_dict(), "users": int(ok.sum())}
+
+
+def _real_data_study(
+    backend: Backend,
+    train: InteractionDataset,
+    profiles: Mapping[str, str] | None,
+    pairs: list,
+    labels: np.ndarray,
+    owner: list[str],
+    triples: list,
+    cfg: ValidationConfig,
+    progress: bool,
+    encoder: Any = None,
+) -> dict[str, Any]:
+    """Judge views and baselines on the same labelled pairs: AUCs, differences, calibration."""
+    names = [b for b in cfg.baselines if b != "item_mean" or _has_ratings(train)]
+    base = baseline_scores(train, pairs, names, encoder=encoder)
+    base_table = separation_table(labels, owner, base, cfg.n_boot, cfg.seed)
+    base_auc = base_table.pop("_per_user")
+    views: dict[str, Any] = {}
+    for view in cfg.views:
+        ctx, sees = _context(view, train, profiles, None, cfg.max_history)
+        judge = PointwiseJudge(backend, ctx, sees=sees, mode=cfg.mode, progress=progress)
+        judgments = judge.judge(pairs)
+        s = _scores(judgments)
+        table = separation_table(labels, owner, {view: s}, cfg.n_boot, cfg.seed)
+        judge_auc = table.pop("_per_user")[view]
+        block: dict[str, Any] = {
+            **table[view],
+            "vs_best_baseline": versus_best(judge_auc, base_auc, cfg.n_boot, cfg.seed),
+            "mean_score_positive": float(np.nanmean(s[labels == 1])),
+            "mean_score_negative": float(np.nanmean(s[labels == 0])),
+            "parse": parse_summary(judgments),
+            "judge": judge.describe(),
+        }
+        if cfg.pairwise and triples:
+            block["pairwise"] = _pairwise_block(backend, ctx, sees, triples, cfg)
+        calib = calibration_report(
+            judgments, labels, owner, cfg.calibrator, cfg.dev_fraction, cfg.seed
+        )
+        if calib is not None:
+            block["calibration"] = calib
+        views[view] = block
+        logger.info("view=%s auc=%s", view, block["auc_per_user"])
+    return {"baselines": base_table, "views": views}
+
+
+def _has_ratings(train: InteractionDataset) -> bool:
+    return bool(train.interactions["rating"].notna().any())
 
 
 def validate_heldout(
@@ -202,24 +340,28 @@ def validate_heldout(
     config: ValidationConfig | None = None,
     user_ids: Sequence[str] | None = None,
     progress: bool = False,
+    encoder: Any = None,
 ) -> dict[str, Any]:
-    """Separation of real next items from sampled negatives, per judge view.
+    """Separation of real next items from matched negatives, per judge view and per baseline.
 
     Args:
         backend: The judge model.
         split: A leave-one-out split; prompts see ``split.train`` only.
         profiles: Profiles built from ``split.train`` (needed for ``profile`` and ``both``).
-        config: Study settings (``candidates`` = negatives per user).
+        config: Study settings (``candidates`` = negatives per user, ``negatives`` = how they
+            are drawn).
         user_ids: Users to study; default ``config.users`` sampled among users with a test item.
         progress: Progress bars.
+        encoder: Sentence encoder of the ``minilm`` baseline (default all-MiniLM-L6-v2).
 
     Returns:
-        ``{"study": "heldout", "config": ..., "users": n, "views": {view: metrics}}``.
+        ``{"study": "heldout", "config": ..., "users": n, "baselines": {name: metrics},
+        "views": {view: metrics}}``.
     """
     cfg = config or ValidationConfig()
     eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
     users = list(user_ids) if user_ids is not None else sample_users(eligible, cfg.users, cfg.seed)
-    cands = heldout_candidates(split, users, cfg.candidates, cfg.seed)
+    cands = heldout_candidates(split, users, cfg.candidates, cfg.seed, cfg.negatives)
     items = split.train.items
     pairs, labels, owner = [], [], []
     for u, pos, negs in cands:
@@ -227,42 +369,114 @@ def validate_heldout(
             pairs.append((u, items[iid]))
             labels.append(y)
             owner.append(u)
-    y = np.array(labels)
-    views: dict[str, Any] = {}
-    for view in cfg.views:
-        ctx, sees = _context(view, split.train, profiles, None, cfg.max_history)
-        judge = PointwiseJudge(backend, ctx, sees=sees, mode=cfg.mode, progress=progress)
-        judgments = judge.judge(pairs)
-        s = _scores(judgments)
-        ok = ~np.isnan(s)
-        rows = np.stack([y, np.where(ok, s, -np.inf)], axis=1)  # (n, 2): label, score
-        groups = _groups(owner, rows)
-        per_user = np.array([roc_auc(g[:, 0], g[:, 1]) for g in groups])
-        block: dict[str, Any] = {
-            "auc_pooled": bootstrap_ci(
-                groups, lambda r: roc_auc(r[:, 0], r[:, 1]), cfg.n_boot, seed=cfg.seed
-            ).to_dict(),
-            "auc_per_user": bootstrap_ci(per_user, n_resamples=cfg.n_boot, seed=cfg.seed).to_dict(),
-            "mean_score_positive": float(np.nanmean(s[y == 1])),
-            "mean_score_negative": float(np.nanmean(s[y == 0])),
-            "parse": parse_summary(judgments),
-            "judge": judge.describe(),
-        }
-        if cfg.pairwise:
-            triples = [(u, items[pos], items[negs[0]]) for u, pos, negs in cands]
-            block["pairwise"] = _pairwise_block(backend, ctx, sees, triples, cfg)
-        calib = calibration_report(judgments, y, owner, cfg.calibrator, cfg.dev_fraction, cfg.seed)
-        if calib is not None:
-            block["calibration"] = calib
-        views[view] = block
-        logger.info("heldout view=%s auc=%s", view, block["auc_pooled"])
+    triples = [(u, items[pos], items[negs[0]]) for u, pos, negs in cands]
+    study = _real_data_study(
+        backend,
+        split.train,
+        profiles,
+        pairs,
+        np.array(labels),
+        owner,
+        triples,
+        cfg,
+        progress,
+        encoder,
+    )
     return {
         "study": "heldout",
         "dataset": split.train.name,
         "config": cfg.to_dict(),
         "users": len(users),
         "judgments_per_view": len(pairs),
-        "views": views,
+        **study,
+    }
+
+
+def rated_candidates(
+    split: Split, user_ids: Sequence[str], per_class: int, seed: int
+) -> list[tuple[str, list[str], list[int]]]:
+    """Per user: up to ``per_class`` held-out items rated 4-5 and as many rated 1-2, labels 1/0.
+
+    Users without at least one of each are skipped. Items are drawn seeded, without replacement.
+    """
+    rng = np.random.default_rng(seed)
+    held = split.test.interactions.dropna(subset=["rating"])
+    out = []
+    for u in user_ids:
+        rows = held[held["user_id"] == u]
+        liked = rows.loc[rows["rating"] >= 4, "item_id"].astype(str).tolist()
+        disliked = rows.loc[rows["rating"] <= 2, "item_id"].astype(str).tolist()
+        if not liked or not disliked:
+            continue
+        pick_l = [liked[k] for k in rng.permutation(len(liked))[:per_class]]
+        pick_d = [disliked[k] for k in rng.permutation(len(disliked))[:per_class]]
+        out.append((u, pick_l + pick_d, [1] * len(pick_l) + [0] * len(pick_d)))
+    return out
+
+
+def rated_users(split: Split) -> list[str]:
+    """Users with at least one held-out item rated 4-5 and one rated 1-2, in first-seen order."""
+    held = split.test.interactions.dropna(subset=["rating"])
+    has_l = set(held.loc[held["rating"] >= 4, "user_id"])
+    has_d = set(held.loc[held["rating"] <= 2, "user_id"])
+    return [u for u in dict.fromkeys(held["user_id"]) if u in has_l and u in has_d]
+
+
+def validate_rated(
+    backend: Backend,
+    split: Split,
+    profiles: Mapping[str, str] | None,
+    config: ValidationConfig | None = None,
+    user_ids: Sequence[str] | None = None,
+    progress: bool = False,
+    encoder: Any = None,
+) -> dict[str, Any]:
+    """Liked (4-5) against disliked (1-2) among items users rated in a held-out later period.
+
+    Args:
+        backend: The judge model.
+        split: A per-user split whose ``test`` holds each user's later interactions
+            (:func:`~llmrec.data.splits.ratio_split`); prompts see ``split.train`` only.
+        profiles: Profiles built from ``split.train``.
+        config: Study settings; ``candidates`` is the most items per class and user.
+        user_ids: Users; default ``config.users`` sampled among users with both classes.
+        progress: Progress bars.
+        encoder: Sentence encoder of the ``minilm`` baseline.
+    """
+    cfg = config or ValidationConfig(candidates=4)
+    users = (
+        list(user_ids)
+        if user_ids is not None
+        else sample_users(rated_users(split), cfg.users, cfg.seed)
+    )
+    cands = rated_candidates(split, users, cfg.candidates, cfg.seed)
+    items = split.train.items
+    pairs, labels, owner, triples = [], [], [], []
+    for u, iids, ys in cands:
+        for iid, y in zip(iids, ys, strict=True):
+            pairs.append((u, items[iid]))
+            labels.append(y)
+            owner.append(u)
+        triples.append((u, items[iids[0]], items[iids[ys.index(0)]]))
+    study = _real_data_study(
+        backend,
+        split.train,
+        profiles,
+        pairs,
+        np.array(labels),
+        owner,
+        triples,
+        cfg,
+        progress,
+        encoder,
+    )
+    return {
+        "study": "rated",
+        "dataset": split.train.name,
+        "config": cfg.to_dict(),
+        "users": len(cands),
+        "judgments_per_view": len(pairs),
+        **study,
     }
 
 

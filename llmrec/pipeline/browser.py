@@ -33,12 +33,19 @@ window.addEventListener('load', function () {
     if (h.startsWith('#')) { return h.length > 1 && !document.getElementById(h.slice(1)); }
     return !(h.startsWith('http://') || h.startsWith('https://') || h.startsWith('mailto:'));
   }).map(function (a) { return a.getAttribute('href'); });
+  var width = document.documentElement.clientWidth;
+  var wide = Array.from(document.body.querySelectorAll('*')).filter(function (e) {
+    var r = e.getBoundingClientRect();
+    return r.width > 0 && (r.right > width + 1 || r.left < -1);
+  }).map(function (e) { return e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''); });
   var out = document.createElement('pre');
   out.id = 'llmrec-probe';
   out.textContent = JSON.stringify({
     title: document.title, images: imgs.length, broken_images: broken,
     links: links.length, broken_links: badLinks,
     tables: document.querySelectorAll('table').length,
+    too_wide: wide.slice(0, 20), page_width: document.documentElement.scrollWidth,
+    viewport_width: width,
     text_chars: document.body.innerText.length
   });
   document.body.appendChild(out);
@@ -84,7 +91,8 @@ def check_page(html_path: str | Path, timeout: float = 60.0) -> dict:
     """Load ``html_path`` in headless Chromium and report images and links.
 
     Returns a dict with ``title``, ``images``, ``broken_images``, ``links``, ``broken_links``,
-    ``tables`` and ``text_chars`` as the browser saw them. Relative links are resolved against the
+    ``tables``, ``text_chars``, ``too_wide`` (elements reaching past the viewport),
+    ``page_width`` and ``viewport_width`` as the browser saw them. Relative links are resolved against the
     page's folder: a link to a missing file counts as broken.
     """
     html_path = Path(html_path).resolve()

@@ -35,8 +35,11 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right;vertical-align:t
 th{background:#f6f8fa}th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 pre{background:#f6f8fa;padding:10px;overflow-x:auto;font-size:12px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:18px;border:1px solid #d0d7de;
-border-radius:6px;padding:10px 14px;margin:12px 0}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:18px;
+border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:12px 0}
+.pair>div{min-width:0;overflow-wrap:anywhere}
+.pair p,.pair pre{max-height:22em;overflow:auto;overflow-wrap:anywhere}
+.pair pre{white-space:pre-wrap}
 .pair h4{margin:4px 0}.pair ol{margin:0;padding-left:20px;font-size:13px}
 .muted{color:#57606a;font-size:13px}
 """
@@ -192,10 +195,16 @@ def _judge_section(doc: Doc, result: dict[str, Any]) -> None:
     validation = result["validation"]
     doc.p(
         f"Pointwise judge ({validation['config']['mode']} mode) on {validation['users']} users: "
-        "each user's real next item against sampled negatives. AUC with 95% bootstrap CIs "
-        "(resampling users), by what the judge sees."
+        "each user's real next item against negatives from its popularity decile, with the "
+        "non-LLM baselines on the same pairs. AUC with 95% bootstrap CIs (resampling users); "
+        "the last column is the judge's paired per-user AUC difference to the best baseline."
     )
     rows = []
+    for name, block in validation.get("baselines", {}).items():
+        rows.append(
+            [f"baseline: {name}", format_cell(block["auc_pooled"], 3)]
+            + [format_cell(block["auc_per_user"], 3), "-", "-", "-", "-"]
+        )
     for view, block in validation["views"].items():
         calib = block.get("calibration", {})
         pairwise = block.get("pairwise", {})
@@ -207,11 +216,18 @@ def _judge_section(doc: Doc, result: dict[str, Any]) -> None:
                 format_cell(pairwise.get("accuracy"), 3) if pairwise else "-",
                 format_cell(calib.get("ece_raw"), 3) if calib else "-",
                 format_cell(calib.get("ece_calibrated"), 3) if calib else "-",
+                format_cell(block.get("vs_best_baseline", {}).get("auc_difference"), 3),
             ]
         )
     doc.table(
-        ["judge sees", "AUC (pooled)", "AUC (per user)", "pairwise acc.", "ECE", "ECE calibrated"],
+        ["judge sees", "AUC (pooled)", "AUC (per user)", "pairwise acc.", "ECE", "ECE calibrated"]
+        + ["vs best baseline"],
         rows,
+    )
+    doc.p(
+        "A judge trained on its own prompt and answer format (recipes/judge.py, LoRA SFT of the "
+        "same model) is measured with `llmrec judge validate --adapter <dir>`; it is not trained "
+        "in the demo, and no documented CPU run of it exists yet (docs/judge.md)."
     )
     png = Path(validation.get("reliability_png", ""))
     if png.is_file():

@@ -39,13 +39,12 @@ def _profile_path(ctx: Context, fmt: str) -> Path:
 
 def profile_texts(ctx: Context, fmt: str = "free") -> dict[str, str]:
     """Profiles of the ``profiles`` step, ``user_id -> text`` (failed ones left out)."""
-    from llmrec.profiles.store import read_profiles
+    from llmrec.context.profile_files import read_profile_texts
 
     entry = ctx.results["profiles"]["formats"].get(fmt)
     if entry is None or not Path(entry["path"]).is_file():
         return {}
-    path = Path(entry["path"])
-    return {uid: rec.text for uid, rec in read_profiles(path, only_ok=True).items()}
+    return read_profile_texts(entry["path"])
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -67,6 +66,7 @@ def data_step(ctx: Context) -> dict[str, Any]:
 def profiles_step(ctx: Context) -> dict[str, Any]:
     from llmrec.backends import GenerationParams
     from llmrec.profiles import ProfileBuilder
+    from llmrec.profiles.builder import DEFAULT_REPETITION_PENALTY
     from llmrec.profiles.job import run_profile_job
     from llmrec.profiles.store import read_profiles
     from llmrec.profiles.strategies import make_strategy
@@ -82,7 +82,10 @@ def profiles_step(ctx: Context) -> dict[str, Any]:
             ctx.backend,
             strategy=make_strategy(cfg.strategy, **settings),
             format=fmt,
-            params=GenerationParams(max_new_tokens=cfg.max_new_tokens + 64 * (fmt != "free")),
+            params=GenerationParams(
+                max_new_tokens=cfg.max_new_tokens + 64 * (fmt != "free"),
+                repetition_penalty=DEFAULT_REPETITION_PENALTY,
+            ),
         )
         tokens_before = usage.completion_tokens
         result = run_profile_job(
@@ -213,10 +216,10 @@ def rerank_step(ctx: Context) -> dict[str, Any]:
 
 # -- judge ------------------------------------------------------------------------------------
 def judge_step(ctx: Context) -> dict[str, Any]:
+    from llmrec.context.view import UserContext
     from llmrec.evaluation.protocols import topk_items
     from llmrec.evaluation.recommenders import build_recommender
     from llmrec.judge.compare import compare_rankings
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pairwise import PairwiseJudge
     from llmrec.judge.plots import reliability_diagram
     from llmrec.judge.validate import ValidationConfig, split_curves, validate_heldout

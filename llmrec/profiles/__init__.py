@@ -4,7 +4,8 @@
 * :func:`run_profile_job` runs it over many users into JSONL, resumable and sharded;
 * :func:`sample_profiles` draws several profiles per user for preference training;
 * :class:`StructuredProfile` is the JSON schema, :class:`ProfileRecord` the stored record;
-* :func:`read_profiles` loads a profile file (user id -> record).
+* :func:`read_profiles` loads a profile file (user id -> record);
+* :func:`user_facts` computes the facts a grounded profile is written from (no model).
 
 Example:
     >>> from llmrec.backends import load_backend
@@ -16,12 +17,14 @@ Example:
 """
 
 from llmrec.profiles.builder import FORMATS, ProfileBuilder
+from llmrec.profiles.facts import FactsConfig, ProfileFacts, user_facts
 from llmrec.profiles.job import JobResult, merge_parts, run_profile_job
 from llmrec.profiles.sampling import sample_profile_records, sample_profiles
 from llmrec.profiles.schema import ProfileRecord, StructuredProfile
 from llmrec.profiles.store import read_profiles
 from llmrec.profiles.strategies import (
     STRATEGIES,
+    Grounded,
     Hierarchical,
     Incremental,
     RecentWindow,
@@ -34,6 +37,9 @@ from llmrec.profiles.structured import parse_structured
 __all__ = [
     "FORMATS",
     "STRATEGIES",
+    "FactsConfig",
+    "Grounded",
+    "ProfileFacts",
     "Hierarchical",
     "Incremental",
     "JobResult",
@@ -50,4 +56,5 @@ __all__ = [
     "run_profile_job",
     "sample_profile_records",
     "sample_profiles",
+    "user_facts",
 ]

@@ -145,6 +145,8 @@ class ProfileRecord:
         prompt: The template used, with its version (``"profile/free_text@v1"``).
         model: The backend fingerprint.
         n_interactions: Training interactions the profile was built from.
+        facts: The facts a grounded profile was written from
+            (:class:`~llmrec.profiles.facts.ProfileFacts` as a dict), else ``None``.
     """
 
     user_id: str
@@ -159,6 +161,7 @@ class ProfileRecord:
     prompt: str = ""
     model: str = ""
     n_interactions: int = 0
+    facts: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

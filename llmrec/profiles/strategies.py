@@ -7,6 +7,9 @@ final prompt shows, chunks to summarise first (hierarchical), and an earlier pro
 =================  ===================================================================
 name               what the final prompt sees
 =================  ===================================================================
+``grounded``       facts computed from the whole history (:mod:`llmrec.profiles.facts`:
+                   likes, dislikes, eras, rating style, pace, recent change) and the last
+                   ``sample`` items; the model writes from these only (the default)
 ``whole``          the whole history, oldest items dropped until it fits a token budget
 ``recent``         the last ``last_n`` items and/or the last ``days`` days
 ``hierarchical``   notes on each chunk of ``chunk_size`` items (one model call per chunk,
@@ -24,10 +27,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
+from llmrec.context.history import HistoryEntry, fit_recent
 from llmrec.data.windows import last_days, last_n
-from llmrec.profiles.history import HistoryEntry, fit_recent
+from llmrec.profiles.facts import FactsConfig, ProfileFacts, base_shares, compute_facts
+
+if TYPE_CHECKING:
+    from llmrec.data.records import InteractionDataset
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class UserView:
         chunks: Line groups to summarise first (hierarchical), oldest first.
         previous: An earlier profile to update (incremental).
         n_interactions: Interactions the profile draws on (lines plus chunks).
+        facts: Facts computed from the history (grounded strategy).
     """
 
     user_id: str
@@ -49,6 +58,7 @@ class UserView:
     chunks: list[list[str]] = field(default_factory=list)
     previous: str | None = None
     n_interactions: int = 0
+    facts: ProfileFacts | None = None
 
 
 Counter = Callable[[str], int]
@@ -64,10 +74,16 @@ class Strategy:
     ) -> UserView:
         raise TypeError(f"{type(self).__name__} does not define view()")
 
+    def bind(self, dataset: InteractionDataset) -> Strategy:
+        """The strategy ready for users of ``dataset`` (``split.train``); most need nothing."""
+        return self
+
     def describe(self) -> str:
         """Name and settings, recorded with every profile (e.g. ``whole(token_budget=768)``)."""
         settings = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name != "previous"
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name not in ("previous", "base")
         )
         return f"{self.name}({settings})"
 
@@ -187,7 +203,43 @@ class Incremental(Strategy):
         )
 
 
+@dataclass(frozen=True)
+class Grounded(Strategy):
+    """Facts computed from the whole history plus the last ``sample`` items as lines.
+
+    Args:
+        sample: Recent history lines shown for flavour (0 shows none).
+        attribute: The categorical item attribute the facts are about (``"genres"``, or an
+            attribute name such as ``"category"`` or ``"author"``).
+        base: Catalogue share of each value; filled by :meth:`bind` from the training data.
+    """
+
+    sample: int = 5
+    attribute: str = "genres"
+    base: dict[str, float] | None = None
+    name = "grounded"
+
+    def __post_init__(self) -> None:
+        if self.sample < 0:
+            raise ValueError(f"grounded strategy: sample must be >= 0, got {self.sample}")
+
+    def bind(self, dataset: InteractionDataset) -> Grounded:
+        return replace(self, base=base_shares(dataset, self.attribute))
+
+    def view(self, user_id, entries, lines, count):
+        facts = compute_facts(user_id, entries, self.base, FactsConfig(attribute=self.attribute))
+        shown = list(lines[len(lines) - self.sample :]) if self.sample else []
+        return UserView(
+            user_id,
+            shown,
+            n_omitted=len(lines) - len(shown),
+            n_interactions=len(entries),
+            facts=facts,
+        )
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
+    "grounded": Grounded,
     "whole": WholeHistory,
     "recent": RecentWindow,
     "hierarchical": Hierarchical,

@@ -10,15 +10,14 @@ The recipes in ``recipes/`` stay short because the pieces they have in common li
 - :func:`check_device` fails early, naming the field, when a config asks for GPU-only features
   (bf16, fp16, 4/8-bit loading, ``require_gpu``) on a machine without CUDA;
 - :func:`load_model_and_tokenizer` resolves llmrec aliases and loads the model the way the trl
-  config asks for;
+  config asks for; :func:`scoring_backend` wraps the model a recipe holds as a backend, so its
+  evaluation scores through :class:`~llmrec.context.scoring.AnswerScorer`;
 - :class:`RankFingerprintCallback` writes a hash of each rank's trainable weights, to check that
   DDP replicas ended identical.
 
 Example:
-    >>> from llmrec.training.common import item_text
-    >>> from llmrec.data import Item
-    >>> item_text(Item("1", "Toy Story", year=1995))
-    'Toy Story (1995)'
+    >>> from llmrec.training.common import sample_train_eval_users
+    >>> train_users, eval_users = sample_train_eval_users(split, 200, 100, seed=0)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.data.records import InteractionDataset, Item
+from llmrec.data.records import InteractionDataset
 from llmrec.data.sampling import sample_users
 from llmrec.data.splits import Split
 from llmrec.metrics.stats import Interval, paired_bootstrap_ci, paired_difference_ci
@@ -44,9 +43,18 @@ logger = logging.getLogger(__name__)
 LLAMA_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-def item_text(item: Item) -> str:
-    """How an item appears in prompts and completions: its title, with the year when known."""
-    return f"{item.title} ({item.year})" if item.year else item.title
+def scoring_backend(model: Any, tokenizer: Any, batch_size: int | None = None):
+    """A :class:`~llmrec.backends.hf.TransformersBackend` over the model a recipe holds.
+
+    Evaluation inside a recipe scores and samples through the backend protocol like every other
+    caller (:class:`~llmrec.context.scoring.AnswerScorer`). The tokenizer is copied because the
+    backend pads on the left and trl's collators expect the training tokenizer unchanged.
+    """
+    import copy
+
+    from llmrec.backends.hf import TransformersBackend
+
+    return TransformersBackend.from_model(model, copy.deepcopy(tokenizer), batch_size=batch_size)
 
 
 def load_recipe_dataset(name: str, seed: int = 0) -> InteractionDataset:

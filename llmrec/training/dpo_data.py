@@ -1,8 +1,11 @@
 """Script arguments, preference data and evaluation of the DPO recipe (``recipes/dpo.py``).
 
 The recipe follows LettinGo (see :mod:`llmrec.training.lettingo`): the model being trained
-writes profiles; a frozen scorer LLM judges them by how well it recommends from them; DPO pairs
-better against worse profiles. Before and after training, the generator writes one greedy
+writes profiles from the profile builder's prompt (:class:`llmrec.profiles.ProfileBuilder`,
+strategy ``recent`` over the last ``history_len`` items, as
+``llmrec profile --strategy recent --last-n <history_len>`` renders it); a frozen scorer LLM
+judges them by how well it recommends from them; DPO pairs better against worse profiles. The
+saved adapter is then a profile writer: ``llmrec profile --model <base> --adapter <output_dir>``. Before and after training, the generator writes one greedy
 profile per held-out user, and the scorer's per-user AUC of the held-out test item against
 sampled negatives is the metric (mean with a 95% bootstrap CI, and the paired difference).
 
@@ -14,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ class DPOScriptArguments:
         dataset: Dataset name for :func:`~llmrec.training.common.load_recipe_dataset`.
         train_users: Users whose profiles make the preference pairs.
         eval_users: Disjoint users evaluated before and after training.
-        history_len: Interactions shown to the generator.
+        history_len: Interactions shown to the generator (the ``recent`` strategy's ``last_n``).
         recent_k: Recent interactions held back from the profile prompt to score it (LettinGo's h).
         n_profiles: Profiles sampled per user (LettinGo's N).
         temperature: Sampling temperature of the profiles.
@@ -105,14 +107,10 @@ class DPOData:
 
 
 def backend_for(model: Any, tokenizer: Any):
-    """A :class:`~llmrec.backends.hf.TransformersBackend` over the model being trained.
+    """A backend over the model being trained (:func:`~llmrec.training.common.scoring_backend`)."""
+    from llmrec.training.common import scoring_backend
 
-    The tokenizer is copied because the backend pads on the left and trl's collators expect the
-    training tokenizer unchanged.
-    """
-    from llmrec.backends.hf import TransformersBackend
-
-    return TransformersBackend.from_model(model, copy.deepcopy(tokenizer))
+    return scoring_backend(model, tokenizer)
 
 
 def build_dpo_data(
@@ -125,6 +123,7 @@ def build_dpo_data(
     from llmrec.training.dpo_pairs import build_dpo_pairs
     from llmrec.training.lettingo import (
         heldout_tasks,
+        profile_builder,
         sample_profiles,
         score_profiles,
         training_tasks,
@@ -134,12 +133,11 @@ def build_dpo_data(
     train_users, eval_users = sample_train_eval_users(
         split, args.train_users, args.eval_users, seed, min_history=args.recent_k + 1
     )
-    tasks = training_tasks(
-        split.train, train_users, args.recent_k, args.history_len, args.n_negatives, seed
-    )
-    eval_negatives = args.eval_negatives or args.n_negatives
-    eval_tasks = heldout_tasks(split, eval_users, args.history_len, eval_negatives, seed + 1)
     generator = backend_for(model, tokenizer)
+    builder = profile_builder(generator, args.history_len)
+    tasks = training_tasks(builder, split.train, train_users, args.recent_k, args.n_negatives, seed)
+    eval_negatives = args.eval_negatives or args.n_negatives
+    eval_tasks = heldout_tasks(builder, split, eval_users, eval_negatives, seed + 1)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     scorer = TransformersBackend(args.scorer_model or model_name, device=str(generator.device))

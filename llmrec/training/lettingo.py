@@ -3,10 +3,13 @@
 LettinGo (arXiv 2506.18309) aligns a profile generator with its downstream use:
 
 1. split each user's history into a long part H and a recent part h (the last ``recent_k``);
-2. sample N profiles of H per user at temperature 1.0 (:func:`sample_profiles`);
+2. sample N profiles of H per user at temperature 1.0 (:func:`sample_profiles`), from the
+   prompt of the profile builder (:class:`~llmrec.profiles.ProfileBuilder`, default strategy
+   ``recent``), so the generator DPO trains is the profile writer ``llmrec profile`` runs;
 3. score each profile by a downstream recommender: here an LLM that sees only the profile and a
-   candidate and answers Yes/No; a profile's score is the AUC of P("Yes") of the user's recent
-   items against sampled negatives (:func:`score_profiles`);
+   candidate and answers Yes/No; a profile's score is the AUC of P("Yes")
+   (:class:`~llmrec.context.scoring.AnswerScorer`) of the user's recent items against sampled
+   negatives (:func:`score_profiles`);
 4. pair better against worse profiles (:func:`llmrec.training.dpo_pairs.build_dpo_pairs`) and
    train the generator with DPO.
 
@@ -19,7 +22,8 @@ scorer may be a larger model behind an OpenAI-compatible server.
 Example:
     >>> from llmrec.backends.hf import TransformersBackend
     >>> gen = scorer = TransformersBackend("tiny-random-llama")  # doctest: +SKIP
-    >>> tasks = training_tasks(split.train, users, recent_k=3, n_negatives=6)  # doctest: +SKIP
+    >>> builder = profile_builder(gen, history_len=20)  # doctest: +SKIP
+    >>> tasks = training_tasks(builder, split.train, users, recent_k=3)  # doctest: +SKIP
     >>> profiles = sample_profiles(gen, tasks, n=4, seed=0)  # doctest: +SKIP
     >>> scores = score_profiles(scorer, split.train, tasks, profiles)  # (users, 4)
 """
@@ -33,16 +37,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from llmrec.backends.base import Backend, GenerationParams
+from llmrec.context.history import history_entries
+from llmrec.context.items import item_title
+from llmrec.context.scoring import AnswerScorer
 from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.metrics.stats import roc_auc
+from llmrec.profiles.builder import ProfileBuilder
+from llmrec.profiles.strategies import RecentWindow
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
 
 logger = logging.getLogger(__name__)
 
-PROFILE_PROMPT = "training/profile_from_history"
 SCORER_PROMPT = "training/profile_yes_no"
 
 
@@ -67,34 +74,39 @@ def long_recent_split(
     return list(history[:-recent_k]), list(history[-recent_k:])
 
 
+def profile_builder(
+    generator: Backend, history_len: int = 20, prompt: str | None = None
+) -> ProfileBuilder:
+    """The profile builder whose prompt DPO trains on: free text, the last ``history_len`` items.
+
+    ``llmrec profile --strategy recent --last-n <history_len>`` renders the same prompt, so the
+    adapter trained here is what that command runs with ``--adapter``.
+    """
+    return ProfileBuilder(generator, strategy=RecentWindow(last_n=history_len), prompt=prompt)
+
+
 def profile_prompt(
-    dataset: InteractionDataset,
-    history: Sequence[Interaction],
-    history_len: int = 20,
-    prompt: str = PROFILE_PROMPT,
+    builder: ProfileBuilder, dataset: InteractionDataset, user_id: str, keep: int | None = None
 ) -> list[dict[str, str]]:
-    """The generator's chat: the last ``history_len`` interactions of ``history``, with ratings."""
-    rows = [
-        {
-            "title": item_text(dataset.items[r.item_id]),
-            "rating": None if r.rating is None else round(float(r.rating), 1),
-        }
-        for r in list(history)[-history_len:]
-    ]
-    for row in rows:
-        if row["rating"] is not None and float(row["rating"]).is_integer():
-            row["rating"] = int(row["rating"])
-    return render_chat(prompt, history=rows)
+    """The builder's profile prompt for ``user_id`` from the first ``keep`` interactions (all when
+    ``None``) of the user's history in ``dataset``."""
+    entries = history_entries(dataset, user_id)[:keep]
+    view = builder.view_of(user_id, entries)
+    if view.chunks:
+        raise ValueError(
+            f"strategy {builder.strategy.describe()} summarises chunks first; DPO samples "
+            "single-prompt profiles (use 'recent' or 'whole')"
+        )
+    return builder.chat(view)
 
 
 def training_tasks(
+    builder: ProfileBuilder,
     train: InteractionDataset,
     user_ids: Sequence[str],
     recent_k: int = 3,
-    history_len: int = 20,
     n_negatives: int = 6,
     seed: int = 0,
-    prompt: str = PROFILE_PROMPT,
 ) -> list[ProfileTask]:
     """Tasks for DPO data: profile of H, judged on the recent items h of the training history.
 
@@ -112,7 +124,7 @@ def training_tasks(
         tasks.append(
             ProfileTask(
                 uid,
-                profile_prompt(train, long_part, history_len, prompt),
+                profile_prompt(builder, train, uid, keep=len(long_part)),
                 tuple(r.item_id for r in recent),
                 tuple(negatives),
             )
@@ -121,12 +133,11 @@ def training_tasks(
 
 
 def heldout_tasks(
+    builder: ProfileBuilder,
     split: Split,
     user_ids: Sequence[str],
-    history_len: int = 20,
     n_negatives: int = 6,
     seed: int = 0,
-    prompt: str = PROFILE_PROMPT,
 ) -> list[ProfileTask]:
     """Evaluation tasks: profile of the training history, judged on the held-out test item."""
     rng = np.random.default_rng(seed)
@@ -139,7 +150,7 @@ def heldout_tasks(
         target = str(test[uid])
         seen = {r.item_id for r in history} | {target}
         negatives = negatives_for_user(split.train, seen, n_negatives, rng)
-        chat = profile_prompt(split.train, history, history_len, prompt)
+        chat = profile_prompt(builder, split.train, uid)
         tasks.append(ProfileTask(uid, chat, (target,), tuple(negatives)))
     return tasks
 
@@ -191,7 +202,7 @@ def score_profiles(
 
     The chats of one profile differ only in the candidate at the end. With ``share_prefix``
     an in-process transformers scorer runs each profile's common prompt prefix once and only
-    the candidate suffixes on its KV cache (:func:`llmrec.backends.grouped.grouped_next_token_logprobs`;
+    the candidate suffixes on its KV cache (:class:`~llmrec.context.scoring.AnswerScorer`;
     same numbers as the plain pass to float error); other backends get the plain call.
 
     Args:
@@ -206,8 +217,6 @@ def score_profiles(
     Returns:
         Array of shape ``(len(tasks), n_profiles)``.
     """
-    from llmrec.backends.grouped import grouped_next_token_logprobs
-
     if len(tasks) != len(profiles):
         raise ValueError(f"{len(tasks)} tasks but {len(profiles)} profile lists")
     if chunk_tasks < 1:
@@ -221,14 +230,12 @@ def score_profiles(
             for j, text in enumerate(profiles[i]):
                 for item in (*task.positives, *task.negatives):
                     chats.append(
-                        render_chat(prompt, profile=text, candidate=item_text(dataset.items[item]))
+                        render_chat(prompt, profile=text, candidate=item_title(dataset.items[item]))
                     )
                     groups.append((i, j))
-        if share_prefix:
-            logp = grouped_next_token_logprobs(scorer, chats, groups, ["Yes", "No"])
-        else:
-            logp = scorer.next_token_logprobs(chats, ["Yes", "No"])  # (n_chats, 2)
-        p_yes = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))  # (n_chats,)
+        p_yes = (
+            AnswerScorer(scorer, "yes_no", share_prefix=share_prefix).score(chats, groups).p("Yes")
+        )
         cursor = 0
         for i in range(start, min(start + chunk_tasks, len(tasks))):
             task = tasks[i]

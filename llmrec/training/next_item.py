@@ -4,7 +4,8 @@ Training examples are conversational prompt/completion pairs, so trl's ``SFTTrai
 loss on the completion (the title and the end-of-turn token) only. Evaluation does not match
 strings: each evaluation user's held-out item is ranked among sampled candidate items by the
 model's log-probability of each candidate title as the complete reply
-(:func:`~llmrec.training.lm_scoring.continuation_logprobs`), giving HR@K and NDCG@K.
+followed by the end-of-turn token (:meth:`llmrec.context.scoring.AnswerScorer.continuations`,
+each prompt run once), giving HR@K and NDCG@K.
 
 Ranks count ties pessimistically: ``rank = 1 + #{other candidates scored >= the target}``, so a
 model that scores everything equally gets the worst rank, not the best.
@@ -26,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.context.items import item_title
 from llmrec.data.records import InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.metrics.ranking import hit_rate, ndcg, rank_targets
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
 
 DEFAULT_PROMPT = "training/next_item"
 
@@ -50,7 +51,7 @@ def history_prompt(
     dataset: InteractionDataset, item_ids: Sequence[str], prompt: str = DEFAULT_PROMPT
 ) -> list[dict[str, str]]:
     """The chat asking for the next item after ``item_ids`` (oldest first)."""
-    return render_chat(prompt, history=[item_text(dataset.items[i]) for i in item_ids])
+    return render_chat(prompt, history=[item_title(dataset.items[i]) for i in item_ids])
 
 
 def next_item_examples(
@@ -90,7 +91,7 @@ def next_item_examples(
             history = items[max(0, pos - history_len) : pos]
             target = items[pos]
             rows["prompt"].append(history_prompt(train, history, prompt))
-            completion = item_text(train.items[target])
+            completion = item_title(train.items[target])
             rows["completion"].append([{"role": "assistant", "content": completion}])
             rows["user_id"].append(uid)
             rows["item_id"].append(target)
@@ -155,18 +156,17 @@ def evaluate_next_item(
     cases: Sequence[RankingCase],
     dataset: InteractionDataset,
     k: int = 10,
-    batch_size: int = 64,
 ) -> dict[str, np.ndarray]:
     """Rank each case's candidates by the model's log-probability of their titles.
 
     Returns:
         Per-user arrays (shape ``(n_cases,)``): ``rank``, ``hr@k``, ``ndcg@k``.
     """
-    from llmrec.training.lm_scoring import continuation_logprobs
+    from llmrec.context.scoring import AnswerScorer
+    from llmrec.training.common import scoring_backend
 
-    titles = [[item_text(dataset.items[i]) for i in case.candidates] for case in cases]
-    scores = continuation_logprobs(
-        model, tokenizer, [c.chat for c in cases], titles, batch_size=batch_size
-    )
+    titles = [[item_title(dataset.items[i]) for i in case.candidates] for case in cases]
+    scorer = AnswerScorer(scoring_backend(model, tokenizer), end_of_turn=True)
+    scores = scorer.continuations([c.chat for c in cases], titles)
     ranks = pessimistic_ranks(scores, [c.target for c in cases])
     return {"rank": ranks, f"hr@{k}": hit_rate(ranks, k), f"ndcg@{k}": ndcg(ranks, k)}

@@ -251,7 +251,8 @@ class KeepTalkingJudgeReward:
     The judge (``prompts/rlpa/response_judge``) plays the user, who holds the traits in
     ``judge_traits_column`` (default the gold traits), reads the last user turn and the
     assistant's response, and is asked one Yes/No question; the reward is
-    ``p(Yes) / (p(Yes) + p(No))`` from one scoring pass. Malformed replies get 0.
+    ``p(Yes) / (p(Yes) + p(No))`` from one scoring pass
+    (:class:`~llmrec.context.scoring.AnswerScorer`). Malformed replies get 0.
 
     Args:
         backend: Any :class:`~llmrec.backends.base.Backend` (or a spec for
@@ -276,8 +277,7 @@ class KeepTalkingJudgeReward:
         self.__name__ = "keep_talking_judge"
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        import numpy as np
-
+        from llmrec.context.scoring import AnswerScorer
         from llmrec.prompts import render_chat
 
         traits, prompts = kwargs.get(self.column), kwargs.get("prompts")
@@ -302,9 +302,7 @@ class KeepTalkingJudgeReward:
             )
             rows.append(row)
         if chats:
-            logprobs = self.backend.next_token_logprobs(chats, ["Yes", "No"])  # (n, 2)
-            probs = np.exp(logprobs - logprobs.max(axis=1, keepdims=True))
-            p_yes = probs[:, 0] / probs.sum(axis=1)
+            p_yes = AnswerScorer(self.backend, "yes_no").score(chats).p("Yes")  # (n,)
             for row, p in zip(rows, p_yes):
                 out[row] = float(p)
         return out

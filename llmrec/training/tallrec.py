@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.context.items import item_title
 from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.prompts import render_chat
-from llmrec.training.common import item_text
 
 DEFAULT_PROMPT = "training/tallrec"
 LABELS = ("rating", "sampled_negative")
@@ -61,17 +61,17 @@ def tallrec_prompt(
     as disliked, oldest first.
     """
     liked = [
-        item_text(dataset.items[r.item_id])
+        item_title(dataset.items[r.item_id])
         for r in history
         if r.rating is None or r.rating >= like_threshold
     ]
     disliked = [
-        item_text(dataset.items[r.item_id])
+        item_title(dataset.items[r.item_id])
         for r in history
         if r.rating is not None and r.rating < like_threshold
     ]
     return render_chat(
-        prompt, liked=liked, disliked=disliked, candidate=item_text(dataset.items[candidate])
+        prompt, liked=liked, disliked=disliked, candidate=item_title(dataset.items[candidate])
     )
 
 
@@ -182,14 +182,18 @@ def evaluate_tallrec(
 ) -> dict[str, Any]:
     """AUC of P("Yes") (renormalised over Yes/No) against the labels.
 
+    The model is scored through :func:`~llmrec.training.common.scoring_backend` and
+    :class:`~llmrec.context.scoring.AnswerScorer` (in eval mode, then put back).
+
     Returns:
         ``{"auc": float, "p_yes": array (n,), "labels": array (n,)}``.
     """
+    from llmrec.context.scoring import AnswerScorer
     from llmrec.metrics.stats import roc_auc
-    from llmrec.training.lm_scoring import yes_probability
+    from llmrec.training.common import scoring_backend
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
         raise ValueError(f"AUC needs both labels among the evaluation examples, got {set(labels)}")
-    p_yes = yes_probability(model, tokenizer, chats)
+    p_yes = AnswerScorer(scoring_backend(model, tokenizer), "yes_no").score(chats).p("Yes")
     return {"auc": roc_auc(labels, p_yes), "p_yes": p_yes, "labels": labels}

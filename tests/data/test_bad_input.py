@@ -41,19 +41,20 @@ def test_malformed_value_names_file_line_field_and_expectation(tmp_path):
 def test_skip_reports_how_many_and_why(tmp_path, caplog):
     body = "u1,i1,5,100\nu1,i2,five,200\nu2,i1,4\nu2,,3,300\nu2,i3,2,yesterday\nu3,i1,1,400\n"
     path = _csv(tmp_path, body)
-    with caplog.at_level(logging.WARNING, logger="llmrec.data.errors"):
+    with caplog.at_level(logging.WARNING, logger="llmrec.data.validation"):
         ds = load_table(path, on_error="skip")
     assert len(ds) == 2 and sorted(ds.interactions.user_id) == ["u1", "u3"]
     report = ds.load_report
-    assert report.count == 4
-    assert report.reasons == {"bad value": 3, "wrong field count": 1}
-    assert any(":4:" in e and "has 3 fields, expected 4" in e for e in report.examples)
-    assert any("field 'item_id' expected a non-empty id" in e for e in report.examples)
+    assert report.skipped == 4 and report.by_class() == {"schema": {"skip-and-report": 4}}
+    examples = report.examples["schema"]
     assert any(
-        "expected seconds since the epoch or an ISO date, got 'yesterday'" in e
-        for e in report.examples
+        ":4: field 'timestamp' has 3 fields, expected 4: missing 'timestamp'" in e for e in examples
     )
-    assert "skipped 4 rows (3 bad value, 1 wrong field count)" in caplog.text
+    assert any("field 'item_id' expected a non-empty id" in e for e in examples)
+    assert any(
+        "expected seconds since the epoch or an ISO date, got 'yesterday'" in e for e in examples
+    )
+    assert "schema: 4 skip-and-report" in caplog.text
 
 
 def test_missing_column_in_header(tmp_path):
@@ -73,11 +74,13 @@ def test_movielens_wrong_field_count_and_skip(tmp_path):
     with open(folder / "u.data", "a") as handle:
         handle.write("9\t1\t5\n")  # line 10: a field short
     with pytest.raises(
-        DataFormatError, match=r"u.data:10: has 3 '\\t'-separated fields, expected 4"
+        DataFormatError,
+        match=r"u.data:10: field 'timestamp' has 3 '\\t'-separated fields, expected 4: "
+        "missing 'timestamp'",
     ):
         load_movielens(folder)
     ds = load_movielens(folder, on_error="skip")
-    assert len(ds) == 9 and ds.load_report.reasons == {"wrong field count": 1}
+    assert len(ds) == 9 and ds.load_report.by_class()["schema"] == {"skip-and-report": 1}
 
 
 def test_invalid_json_line(tmp_path):
@@ -87,8 +90,14 @@ def test_invalid_json_line(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFormatError, match=r"All_Beauty.jsonl:2: is not valid JSON"):
         load_amazon(path)
-    ds = load_amazon(path, on_error="skip")  # no meta next to it: bare items
-    assert len(ds) == 4 and ds.load_report.reasons == {"invalid JSON": 1}
+    with pytest.raises(DataFormatError, match=r"meta_All_Beauty.jsonl: is missing"):
+        load_amazon(path, on_error="skip")
+    ds = load_amazon(path, on_error="skip", policy={"missing_item_file": "fix"})  # bare items
+    assert len(ds) == 4
+    assert ds.load_report.by_class() == {
+        "schema": {"skip-and-report": 1},
+        "missing_item_file": {"fix-and-report": 1},
+    }
 
 
 def test_unknown_items_raise_skip_or_add(tmp_path):
@@ -98,15 +107,18 @@ def test_unknown_items_raise_skip_or_add(tmp_path):
         handle.write("2\t77\t3\t888552000\n2\t78\t3\t888552001\n")
     with pytest.raises(DataFormatError) as info:
         load_movielens(folder)
-    assert info.value.line == 10 and info.value.field == "item_id"
-    assert "item '77' is not in u.item (2 such rows; pass unknown_items='skip' or 'add')" in str(
-        info.value
-    )
+    assert info.value.line == 10 and info.value.field == "item id"  # u.data README name
+    assert "item '77' is not in u.item (2 such rows)" in str(info.value)
+    assert info.value.finding == "unknown_item"
     skipped = load_movielens(folder, unknown_items="skip")
-    assert len(skipped) == 9 and skipped.load_report.reasons == {"unknown item": 2}
+    assert len(skipped) == 9
+    assert skipped.load_report.by_class() == {
+        "encoding": {"fix-and-report": 1},  # the latin-1 title
+        "unknown_item": {"skip-and-report": 2},
+    }
     added = load_movielens(folder, unknown_items="add")
     assert len(added) == 11 and added.items["77"].title == "77"
-    assert added.load_report.notes == {"unknown items added to the catalogue": 2}
+    assert added.load_report.by_class()["unknown_item"] == {"fix-and-report": 2}
     with pytest.raises(ValueError, match="unknown_items must be one of"):
         load_movielens(folder, unknown_items="ignore")
 
@@ -114,11 +126,14 @@ def test_unknown_items_raise_skip_or_add(tmp_path):
 def test_duplicate_rows_kept_or_deduped(tmp_path):
     path = _csv(tmp_path, "u1,i1,5,100\nu1,i1,5,100\nu1,i1,4,100\nu1,i2,3,200\n")
     kept = load_table(path)
-    assert len(kept) == 4 and kept.load_report.notes == {"exact duplicate rows": 1}
+    assert len(kept) == 4
+    assert kept.load_report.by_class() == {"duplicate_row": {"keep-and-report": 1}}
     deduped = load_table(path, dedupe=True)
     assert len(deduped) == 3  # the 4-star row differs, so it stays
-    assert deduped.load_report.reasons == {"duplicate row": 1}
-    assert ":3:" in deduped.load_report.examples[0]
+    assert deduped.load_report.by_class() == {"duplicate_row": {"skip-and-report": 1}}
+    assert deduped.load_report.examples["duplicate_row"] == [f"{path}:3: repeats line 2 exactly"]
+    with pytest.raises(DataFormatError, match=r"r.csv:3: repeats line 2 exactly"):
+        load_table(path, policy={"duplicate_row": "error"})
 
 
 def test_users_without_history_are_kept_and_splits_skip_them():
@@ -166,7 +181,7 @@ def test_recbole_bad_header_and_value(tmp_path):
     with pytest.raises(DataFormatError, match=r"toy.inter:3: field 'rating' expected a number"):
         load_dataset(folder)
     ds = load_dataset(folder, on_error="skip")
-    assert len(ds) == 1 and ds.load_report.count == 1
+    assert len(ds) == 1 and ds.load_report.skipped == 1
 
 
 def test_hf_rows_are_checked_like_files():
@@ -180,7 +195,7 @@ def test_hf_rows_are_checked_like_files():
     ):
         from_hf(table)
     ds = from_hf(table, on_error="skip")
-    assert sorted(ds.interactions.user_id) == ["a", "b"] and ds.load_report.count == 1
+    assert sorted(ds.interactions.user_id) == ["a", "b"] and ds.load_report.skipped == 1
 
 
 _values = st.one_of(
@@ -194,21 +209,23 @@ _values = st.one_of(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(_values, _values, _values, _values, _values), max_size=12))
 def test_column_parser_matches_the_row_parser(rows):
-    from llmrec.data.errors import BadRows
     from llmrec.data.loaders.common import parse_columns, parse_interaction
+    from llmrec.data.validation import LoadReport, ValidationPolicy
+
+    skip = ValidationPolicy.from_options(on_error="skip")
 
     names = ["u", "i", "t", "r", "v"]
     columns = dict(zip(["user_id", "item_id", "timestamp", "rating", "review"], names))
     path = Path("x.jsonl")
-    slow_bad, expected, kept_lines = BadRows("skip"), [], []
+    slow_bad, expected, kept_lines = LoadReport(skip), [], []
     for line, row in enumerate(rows, start=1):
         try:
             expected.append(parse_interaction(dict(zip(names, row)), path, line, columns))
             kept_lines.append(line)
         except DataFormatError as err:
-            slow_bad.handle(err, "bad value")
+            slow_bad.handle(err)
     raw = {n: [row[k] for row in rows] for k, n in enumerate(names)}
-    fast_bad = BadRows("skip")
+    fast_bad = LoadReport(skip)
     frame, lines = parse_columns(raw, range(1, len(rows) + 1), path, columns, fast_bad)
     assert list(lines) == kept_lines
     assert fast_bad.examples == slow_bad.examples

@@ -67,7 +67,13 @@ def test_cached_model_manifest_detects_corruption(tmp_path, monkeypatch):
     assert assets.verify(rebuilt, full=True) == []
 
 
-def test_unknown_alias_lists_known():
+def test_unknown_alias_lists_known(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="known aliases"):
         models.fetch("no-such-model")
+    # A hub id passes through when the hub cache has it, and fails at once offline when not.
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(models.ModelNotFoundError, match="not in the hub cache"):
+        models.resolve_model("HuggingFaceTB/SmolLM2-135M")
+    (tmp_path / "models--HuggingFaceTB--SmolLM2-135M" / "snapshots" / "0").mkdir(parents=True)
     assert models.resolve_model("HuggingFaceTB/SmolLM2-135M") == "HuggingFaceTB/SmolLM2-135M"

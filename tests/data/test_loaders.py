@@ -77,7 +77,8 @@ def test_amazon_reviews_and_metadata():
     cleanser = ds.items["B081TJ8YS3"]
     assert cleanser.genres == ("Beauty & Personal Care", "Skin Care", "Face")
     assert cleanser.attributes["price"] == 12.99
-    assert "price" not in ds.items["B097R46CSY"].attributes  # "from $3" is not a number
+    assert ds.items["B097R46CSY"].attributes["price"] == "from $3"  # kept as given, and noted
+    assert "meta_All_Beauty.jsonl: 1 prices are not numbers" in ds.load_report.notes[0]
     hist = ds.history("AGKHLEW2SOWHNMFQIJGBECAF7INQ")
     assert [r.item_id for r in hist] == ["B081TJ8YS3", "B00YQ6X8EO"]  # milliseconds -> order
     assert hist[0].timestamp == pytest.approx(1588615855.070)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.judge.context import UserContext
+from llmrec.context import UserContext
 from llmrec.judge.pairwise import PairwiseJudge, decide, summarize, win_values
 
 from .conftest import option_titles

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmrec.judge.context import UserContext
-from llmrec.judge.pointwise import SCORE_TOKENS, PointwiseJudge, distribution_from_logprobs
+from llmrec.context import UserContext
+from llmrec.context.scoring import renormalise
+from llmrec.judge.pointwise import SCORE_TOKENS, PointwiseJudge
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +71,11 @@ def test_rationale_mode_generates_and_parses(judge_backend, context, small_world
 
 def test_temperature_flattens_the_distribution():
     lp = np.log(np.array([[0.1, 0.1, 0.1, 0.2, 0.5]]))
-    assert distribution_from_logprobs(lp, 1.0)[0] == pytest.approx([0.1, 0.1, 0.1, 0.2, 0.5])
-    flat = distribution_from_logprobs(lp, 1e6)[0]
+    assert renormalise(lp, 1.0)[0] == pytest.approx([0.1, 0.1, 0.1, 0.2, 0.5])
+    flat = renormalise(lp, 1e6)[0]
     assert flat == pytest.approx([0.2] * 5, abs=1e-5)
     with pytest.raises(ValueError, match="temperature must be > 0"):
-        distribution_from_logprobs(lp, 0.0)
+        renormalise(lp, 0.0)
 
 
 def test_bad_settings_are_named(judge_backend, context):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.judge.context import UserContext
+from llmrec.context import UserContext
 from llmrec.judge.listwise import PermutationJudge, rank_by_pointwise
 from llmrec.judge.pointwise import PointwiseJudge, parse_summary
 

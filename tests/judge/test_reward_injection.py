@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llmrec.judge.context import UserContext, render_item
+from llmrec.context import UserContext, render_item
 from llmrec.judge.injection import (
     ATTACKS,
     attacks_by_name,

@@ -109,9 +109,12 @@ def test_cli_validate_and_compare_write_json_and_plot(tmp_path, capsys, tiny_lla
          "--n-boot", "20", "--out", str(out), *common]
     )  # fmt: skip
     assert code == 0
-    result = json.loads((out / "validate_ml-100k_logprob.json").read_text())
+    stem = "validate_ml-100k_heldout_logprob_popularity"
+    result = json.loads((out / f"{stem}.json").read_text())
     assert result["users"] == 4 and result["judgments_per_view"] == 12
-    assert (out / "validate_ml-100k_logprob_reliability.png").stat().st_size > 1000
+    assert result["config"]["negatives"] == "popularity" and "minilm" in result["baselines"]
+    assert "auc_difference" in result["views"]["history"]["vs_best_baseline"]
+    assert (out / f"{stem}_reliability.png").stat().st_size > 1000
     assert "AUC pooled" in capsys.readouterr().out
     (tmp_path / "a.json").write_text(json.dumps({"1": ["1", "2"], "2": ["3", "4"]}))
     (tmp_path / "b.json").write_text(json.dumps({"1": ["5", "6"], "2": ["3", "4"]}))

@@ -132,6 +132,37 @@ def test_report_renders_in_headless_chromium(first_run):
     assert verdict["images"] >= 2 and verdict["broken_images"] == []
     assert verdict["links"] >= 5 and verdict["broken_links"] == []
     assert verdict["tables"] >= 5 and verdict["text_chars"] > 1000
+    assert verdict["too_wide"] == [] and verdict["page_width"] <= verdict["viewport_width"]
+
+
+@pytest.mark.skipif(
+    find_chromium() is None, reason="Chromium not installed (apt-get install chromium)"
+)
+def test_long_unbroken_profile_text_stays_inside_its_card(tmp_path):
+    """A failed profile's raw text with no break opportunity must not widen the page."""
+    from llmrec.pipeline.report import Doc, _profiles_section
+
+    blob = "Comedy," * 600  # one 4200-character word, as a looping model writes it
+    sample = {
+        "user_id": "38",
+        "attributes": {"age": 28},
+        "history": [
+            {"title": f"Film {k}", "year": 1995, "genres": ["Drama"], "rating": 4.0}
+            for k in range(12)
+        ],
+        "structured": None,
+        "structured_status": "failed",
+        "structured_raw": blob,
+        "free": blob,
+        "free_status": "ok",
+    }
+    fmt = {"ok": 0, "failed": 1, "prompt": "p", "strategy": "s", "completion_tokens": 1}
+    doc = Doc("llmrec report")
+    _profiles_section(doc, {"users": ["38"], "formats": {"free": fmt}, "samples": [sample]})
+    page = tmp_path / "report.html"
+    page.write_text(doc.html(), encoding="utf-8")
+    verdict = check_page(page)
+    assert verdict["too_wide"] == [] and verdict["page_width"] <= verdict["viewport_width"]
 
 
 def test_config_errors_name_file_and_key(tmp_path):

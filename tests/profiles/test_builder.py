@@ -33,7 +33,9 @@ def test_only_training_interactions_reach_the_prompt(small_dataset, scripted):
 
 
 def test_empty_free_reply_is_a_failure(small_dataset, scripted):
-    [record] = ProfileBuilder(scripted(lambda chat, j: "   ")).build(small_dataset, ["a"])
+    [record] = ProfileBuilder(scripted(lambda chat, j: "   "), strategy="whole").build(
+        small_dataset, ["a"]
+    )
     assert record.status == "failed" and record.error == "empty reply" and record.raw == "   "
 
 

@@ -1,12 +1,21 @@
-"""Liked-genre fidelity against hand-computed values."""
+"""Profile fidelity against hand-computed values."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from llmrec.data.records import Interaction, InteractionDataset, Item
-from llmrec.data.synthetic import GoldProfile
-from llmrec.profiles.fidelity import genre_mentions, liked_genre_fidelity, popular_genres
+from llmrec.profiles.fidelity import (
+    Gold,
+    count_baseline,
+    fidelity_table,
+    genre_mentions,
+    heldout_gold,
+    per_user,
+    polar_mentions,
+    record_stated,
+)
 from llmrec.profiles.schema import ProfileRecord
 
 GENRES = ["Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]
@@ -18,46 +27,58 @@ def test_genre_mentions_handle_inflections_and_word_bounds():
     assert genre_mentions("SCI-FI and Horror", GENRES) == ["Horror", "Sci-Fi"]
 
 
-def test_fidelity_equals_hand_computed_means():
-    items = [
-        Item("i1", "A", genres=("Comedy",)),
-        Item("i2", "B", genres=("Drama",)),
-        Item("i3", "C", genres=("Horror",)),
-        Item("i4", "D", genres=("Romance",)),
-    ]
-    rows = [
-        ("x", "i1"),
-        ("x", "i2"),
-        ("y", "i1"),
-        ("y", "i2"),
-        ("y", "i4"),
-        ("z", "i1"),
-        ("z", "i3"),
-    ]
-    train = InteractionDataset(
-        items, [Interaction(u, i, timestamp=float(k)) for k, (u, i) in enumerate(rows)]
+def test_polarity_keeps_dislikes_out_of_likes():
+    text = "Loves comedies but hates horror. Rarely watches dramas; enjoys romance."
+    assert polar_mentions(text, GENRES) == (["Comedy", "Romance"], ["Drama", "Horror"])
+
+
+def _train():
+    items = [Item(f"i{k}", f"T{k}", genres=(g,)) for k, g in enumerate(GENRES)]
+    rows = [("x", "i0", 5), ("x", "i0", 4), ("x", "i1", 4), ("x", "i2", 1), ("x", "i3", 3)]
+    return InteractionDataset(
+        items, [Interaction(u, i, float(k), float(r)) for k, (u, i, r) in enumerate(rows)]
     )
-    assert popular_genres(train)[:2] == ["Comedy", "Drama"]
+
+
+def test_count_baseline_ranks_genres_of_four_and_five_star_items():
+    assert count_baseline(_train(), "x") == (["Comedy", "Drama"], [])
+    assert count_baseline(_train(), "x", k=1) == (["Comedy"], [])
+
+
+def test_per_user_measures_and_table_equal_hand_computed_values():
     gold = {
-        "x": GoldProfile("x", ("Comedy", "Drama"), ()),
-        "y": GoldProfile("y", ("Drama", "Romance"), ()),
-        "z": GoldProfile("z", ("Comedy",), ()),
+        "x": Gold(frozenset({"Comedy", "Drama"}), frozenset({"Horror"}), "Drama", "Sci-Fi"),
+        "y": Gold(frozenset({"Romance"})),
     }
-    records = {
-        "x": ProfileRecord("x", "ok", "Loves comedies but hates horror.", "raw"),
-        "y": ProfileRecord(
-            "y",
-            "ok",
-            "t",
-            "raw",
-            structured={"liked_genres": ["Drama"], "disliked_genres": ["Comedy"]},
-        ),
-        "z": ProfileRecord("z", "failed", "", "garbage"),
-    }
-    report = liked_genre_fidelity(records, gold, train, GENRES)
-    assert report.users == 3 and report.failed == 1
-    assert report.recall == pytest.approx((1 / 2 + 1 / 2 + 0) / 3)
-    assert report.precision == pytest.approx((1 / 2 + 1 + 0) / 3)
-    assert report.genres_named == pytest.approx(1.0)
-    assert report.popular_recall == pytest.approx((1 + 1 / 2 + 1) / 3)  # top-2, top-2, top-1
-    assert report.history_recall == pytest.approx((1 + 1 / 2 + 1) / 3)
+    stated = {"x": (["Comedy", "Horror", "Sci-Fi"], []), "y": ([], ["Romance"])}
+    values = per_user(stated, gold)
+    np.testing.assert_allclose(values["recall"], [1 / 2, 0.0])
+    np.testing.assert_allclose(values["precision"], [1 / 3, 0.0])
+    np.testing.assert_allclose(values["disliked_as_liked"], [1.0, np.nan])
+    np.testing.assert_allclose(values["drift_new"], [0.0, np.nan])
+    np.testing.assert_allclose(values["drift_dropped"], [0.0, np.nan])
+    table = fidelity_table({"sys": stated}, gold, n_resamples=50)
+    assert table["users"] == 2 and table["users_per_measure"]["drift_new"] == 1
+    assert table["systems"]["sys"]["recall"]["value"] == pytest.approx(0.25)
+    assert table["named_liked"]["sys"] == pytest.approx(1.5)
+
+
+def test_records_are_read_by_field_or_by_polarity():
+    free = ProfileRecord("x", "ok", "Loves comedies but hates horror.", "raw")
+    structured = ProfileRecord(
+        "x", "ok", "t", "raw", structured={"liked_genres": ["Drama"], "disliked_genres": ["Sci-Fi"]}
+    )
+    failed = ProfileRecord("x", "failed", "", "Comedy")
+    assert record_stated(free, GENRES) == (["Comedy"], ["Horror"])
+    assert record_stated(structured, GENRES) == (["Drama"], ["Sci-Fi"])
+    assert record_stated(failed, GENRES) == ([], [])
+
+
+def test_heldout_gold_reads_only_the_held_out_part():
+    items = [Item(f"i{k}", f"T{k}", genres=(g,)) for k, g in enumerate(GENRES)]
+    rows = [("x", "i0", 5), ("x", "i0", 4), ("x", "i1", 5), ("x", "i2", 1), ("x", "i2", 2)]
+    held = InteractionDataset(
+        items, [Interaction(u, i, float(k), float(r)) for k, (u, i, r) in enumerate(rows)]
+    )
+    gold = heldout_gold(held, ["x"])  # Comedy: 2 of 3 liked items; Drama: 1 (< min_items)
+    assert gold["x"] == Gold(frozenset({"Comedy"}), frozenset({"Horror"}))

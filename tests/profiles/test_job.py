@@ -13,6 +13,7 @@ import pytest
 
 from llmrec.backends.base import GenerationParams
 from llmrec.profiles import ProfileBuilder, read_profiles, run_profile_job
+from llmrec.profiles.builder import DEFAULT_REPETITION_PENALTY
 from llmrec.profiles.job import parse_shard
 from llmrec.profiles.store import iter_records
 
@@ -83,7 +84,9 @@ def test_shard_parsing():
 # -- real processes: kill -9 and resume; two shards merged --------------------------------------
 
 USERS = 10
-GEN = GenerationParams(max_new_tokens=48, temperature=1.0, seed=0)
+GEN = GenerationParams(
+    max_new_tokens=48, temperature=1.0, seed=0, repetition_penalty=DEFAULT_REPETITION_PENALTY
+)
 
 
 @pytest.fixture(scope="module")

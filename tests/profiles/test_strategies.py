@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from llmrec.context.history import fit_recent, history_entries, render_lines
 from llmrec.profiles import ProfileBuilder, make_strategy
-from llmrec.profiles.history import fit_recent, history_entries, render_lines
 from llmrec.profiles.strategies import Hierarchical, Incremental, RecentWindow, WholeHistory
 
 DAY = 86400.0

@@ -63,7 +63,7 @@ def test_invalid_reply_is_repaired_by_regeneration(scripted, small_dataset):
         return "The user likes comedy."  # no JSON at all
 
     backend = scripted(reply)
-    records = ProfileBuilder(backend, format="structured", max_repairs=2).build(
+    records = ProfileBuilder(backend, "whole", format="structured", max_repairs=2).build(
         small_dataset, ["a"]
     )
     assert records[0].ok and records[0].attempts == 2
@@ -75,7 +75,7 @@ def test_invalid_reply_is_repaired_by_regeneration(scripted, small_dataset):
 
 def test_profile_that_never_validates_is_recorded_failed_with_raw_text(scripted, small_dataset):
     backend = scripted(lambda chat, j: f"still no json ({len(backend.chats)})")
-    builder = ProfileBuilder(backend, format="structured", max_repairs=2)
+    builder = ProfileBuilder(backend, "whole", format="structured", max_repairs=2)
     [record] = builder.build(small_dataset, ["b"])
     assert record.status == "failed" and record.attempts == 3
     assert record.text == "" and record.structured is None

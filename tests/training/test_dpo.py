@@ -12,6 +12,7 @@ from llmrec.training.dpo_pairs import build_dpo_pairs
 from llmrec.training.lettingo import (
     heldout_tasks,
     long_recent_split,
+    profile_builder,
     score_profiles,
     training_tasks,
 )
@@ -68,7 +69,8 @@ def test_profile_auc_closed_form_with_ties():
 
 def test_training_tasks_hold_the_recent_items_out_of_the_prompt(loo):
     uid = "1"
-    (task,) = training_tasks(loo.train, [uid], recent_k=3, history_len=5, n_negatives=4)
+    builder = profile_builder(None, history_len=5)
+    (task,) = training_tasks(builder, loo.train, [uid], recent_k=3, n_negatives=4)
     history = loo.train.history(uid)
     long_part, recent = long_recent_split(history, 3)
     assert task.positives == tuple(r.item_id for r in history[-3:])
@@ -82,18 +84,20 @@ def test_training_tasks_hold_the_recent_items_out_of_the_prompt(loo):
 
 
 def test_heldout_tasks_judge_on_the_test_item(loo):
-    tasks = heldout_tasks(loo, ["2", "3"], history_len=5, n_negatives=3, seed=0)
+    tasks = heldout_tasks(profile_builder(None, 5), loo, ["2", "3"], n_negatives=3, seed=0)
     test = loo.test.interactions.set_index("user_id")["item_id"]
     assert [t.positives for t in tasks] == [(test["2"],), (test["3"],)]
 
 
 def test_score_profiles_is_the_auc_of_the_scorer_yes_probability(loo, tiny_llama_path):
     from llmrec.backends.hf import TransformersBackend
+    from llmrec.context.items import item_title
     from llmrec.prompts import render_chat
-    from llmrec.training.common import item_text
 
     scorer = TransformersBackend(tiny_llama_path, device="cpu", batch_size=8)
-    tasks = training_tasks(loo.train, ["1", "2"], recent_k=2, n_negatives=3)
+    tasks = training_tasks(
+        profile_builder(scorer), loo.train, ["1", "2"], recent_k=2, n_negatives=3
+    )
     profiles = [["likes drama", "likes comedy"], ["no idea", "sci-fi fan"]]
     scores = score_profiles(scorer, loo.train, tasks, profiles)
     assert scores.shape == (2, 2)
@@ -101,7 +105,7 @@ def test_score_profiles_is_the_auc_of_the_scorer_yes_probability(loo, tiny_llama
     items = [*task.positives, *task.negatives]
     chats = [
         render_chat(
-            "training/profile_yes_no", profile=text, candidate=item_text(loo.train.items[i])
+            "training/profile_yes_no", profile=text, candidate=item_title(loo.train.items[i])
         )
         for i in items
     ]
@@ -116,7 +120,9 @@ def test_shared_prefix_scoring_equals_the_plain_pass_in_any_chunking(loo, tiny_l
     from llmrec.backends.hf import TransformersBackend
 
     scorer = TransformersBackend(tiny_llama_path, device="cpu", batch_size=8)
-    tasks = training_tasks(loo.train, ["1", "2", "5"], recent_k=2, n_negatives=4)
+    tasks = training_tasks(
+        profile_builder(scorer), loo.train, ["1", "2", "5"], recent_k=2, n_negatives=4
+    )
     profiles = [["likes drama", "likes comedy"], ["no idea", "sci-fi fan"], ["war films", "x"]]
     plain = score_profiles(scorer, loo.train, tasks, profiles, share_prefix=False)
     shared = score_profiles(scorer, loo.train, tasks, profiles, share_prefix=True)
@@ -137,7 +143,8 @@ def test_seeded_profile_sampling_does_not_depend_on_chunking(loo, tiny_llama_pat
     from llmrec.training.lettingo import sample_profiles
 
     generator = TransformersBackend(tiny_llama_path, device="cpu", batch_size=4)
-    tasks = training_tasks(loo.train, ["1", "2", "5"], recent_k=2, history_len=3)
+    builder = profile_builder(generator, history_len=3)
+    tasks = training_tasks(builder, loo.train, ["1", "2", "5"], recent_k=2)
     whole = sample_profiles(generator, tasks, n=3, max_new_tokens=6, seed=7)
     chunked = sample_profiles(generator, tasks, n=3, max_new_tokens=6, seed=7, chunk_tasks=1)
     assert whole == chunked

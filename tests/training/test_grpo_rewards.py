@@ -176,7 +176,7 @@ def test_format_gate_shows_only_responses_of_well_formed_rows():
 
 def test_llmrec_judge_reward_behind_the_gate(tiny_llama_path):
     from llmrec.backends.hf import TransformersBackend
-    from llmrec.judge.context import UserContext
+    from llmrec.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
     from llmrec.judge.reward import JudgeReward
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from llmrec.context.items import item_title
 from llmrec.metrics.ranking import hit_rate, ndcg
-from llmrec.training.common import check_device, item_text, sample_train_eval_users
+from llmrec.training.common import check_device, sample_train_eval_users
 from llmrec.training.next_item import (
     next_item_cases,
     next_item_examples,
@@ -49,13 +50,13 @@ def test_next_item_examples_come_from_training_history_only(loo):
     assert ds["item_id"] == train_items[-2:]
     last = ds[1]
     assert last["completion"] == [
-        {"role": "assistant", "content": item_text(loo.train.items[train_items[-1]])}
+        {"role": "assistant", "content": item_title(loo.train.items[train_items[-1]])}
     ]
     prompt_text = last["prompt"][-1]["content"]
     for iid in train_items[-4:-1]:
-        assert item_text(loo.train.items[iid]) in prompt_text
+        assert item_title(loo.train.items[iid]) in prompt_text
     test_item = loo.test.interactions.query("user_id == @uid")["item_id"].item()
-    assert item_text(loo.train.items[test_item]) not in prompt_text
+    assert item_title(loo.train.items[test_item]) not in prompt_text
 
 
 def test_next_item_cases_hold_the_test_item_among_unseen_negatives(loo):
@@ -80,40 +81,6 @@ def test_pessimistic_ranks_and_metrics_closed_form():
     assert np.allclose(ndcg(ranks, 2), [0.0, 1.0, 1.0 / np.log2(3.0)])
 
 
-def test_continuation_logprobs_equal_a_full_forward_pass(tiny):
-    from llmrec.training.lm_scoring import continuation_logprobs, prompt_ids
-
-    model, tok = tiny
-    chat = [{"role": "user", "content": "Items: Toy Story (1995). Next?"}]
-    conts = ["Heat (1995)", "GoldenEye", "A much longer title, The (1970)", "X"]
-    got = continuation_logprobs(model, tok, [chat], [conts], batch_size=3)[0]
-    prefix = prompt_ids(tok, chat)
-    for value, text in zip(got, conts):
-        ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        with torch.no_grad():
-            logits = model(torch.tensor([prefix + ids])).logits[0]
-        logp = torch.log_softmax(logits.double(), dim=-1)
-        expected = sum(logp[len(prefix) - 1 + j, t].item() for j, t in enumerate(ids))
-        assert value == pytest.approx(expected, abs=1e-3)
-
-
-def test_yes_probability_is_the_renormalised_softmax(tiny):
-    from llmrec.training.lm_scoring import prompt_ids, yes_probability
-
-    model, tok = tiny
-    chats = [
-        [{"role": "user", "content": "Will the user like Heat? Answer Yes or No."}],
-        [{"role": "user", "content": "Yes or No?"}],
-    ]
-    got = yes_probability(model, tok, chats)
-    yes, no = tok("Yes", add_special_tokens=False)["input_ids"][0], tok("No")["input_ids"][0]
-    for p, chat in zip(got, chats):
-        with torch.no_grad():
-            last = model(torch.tensor([prompt_ids(tok, chat)])).logits[0, -1].double()
-        expected = torch.softmax(last[[yes, no]], dim=0)[0].item()
-        assert p == pytest.approx(expected, abs=1e-5)
-
-
 def test_tallrec_rating_labels_and_prompt(loo):
     uid = "7"
     ds = tallrec_examples(loo.train, [uid], history_len=6, targets_per_user=3, label="rating")
@@ -124,7 +91,7 @@ def test_tallrec_rating_labels_and_prompt(loo):
         text = row["prompt"][-1]["content"]
         liked_part, disliked_part = text.split("Items the user disliked:")
         for past in events[pos - 6 : pos]:
-            title = item_text(loo.train.items[past.item_id])
+            title = item_title(loo.train.items[past.item_id])
             assert title in (liked_part if past.rating >= 4 else disliked_part)
 
 

@@ -35,6 +35,10 @@ def detect_format(path: Path) -> str:
 
     if path.is_file() and (path.suffix == ".inter" or path.name in ("u.data", "ratings.dat")):
         return detect_format(path.parent)
+    if path.is_dir() and table_kind(path) is not None:
+        from llmrec.data.errors import DataFormatError
+
+        raise DataFormatError(path, None, None, "is a directory; expected a table file")
     if path.is_dir():
         if any(path.glob("*.inter")):
             return "recbole"
@@ -63,12 +67,18 @@ def load_path(path: str | Path, **kwargs) -> InteractionDataset:
 
     Args:
         path: See the table above.
-        **kwargs: Passed to the loader (``on_error``, ``unknown_items``, ``dedupe``,
-            ``columns`` for tables, ``meta`` for Amazon, ...).
+        **kwargs: Passed to the loader (``policy``, ``on_error``, ``unknown_items``,
+            ``dedupe``, ``rating_scale``, ``collect_errors``, ``columns`` for tables, ``meta``
+            for Amazon, ...).
     """
+    from llmrec.data.loaders.common import file_state, require_file
+
     path = Path(path).expanduser()
-    if not path.exists():
+    state = file_state(path)
+    if state == "missing":
         raise FileNotFoundError(f"{path} does not exist (expected a dataset name or a path)")
+    if state != "dir":
+        require_file(path, "dataset")  # a symlink loop or a dangling link says so
     kind = detect_format(path)
     if path.is_file() and kind in ("recbole", "movielens"):
         path = path.parent

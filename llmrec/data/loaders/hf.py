@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.data.loaders.common import assemble, check_policies, parse_columns
+from llmrec.data.errors import DataFormatError
+from llmrec.data.loaders.common import assemble, make_report, parse_columns, parse_id
 from llmrec.data.loaders.table import resolve_columns
 from llmrec.data.records import INTERACTION_COLUMNS, InteractionDataset, Item, User
+from llmrec.data.validation import Catalogue, ValidationPolicy
 
 TABLES = ("interactions", "items", "users")
 
@@ -84,12 +86,16 @@ def to_hf_dict(dataset: InteractionDataset):
     return datasets.DatasetDict({t: to_hf(dataset, t) for t in TABLES})
 
 
-def _attributes(value: Any) -> dict:
+def _attributes(value: Any, where: Path, row: int) -> dict:
     if value is None or value == "":
         return {}
-    if isinstance(value, str):
-        return json.loads(value)
-    return dict(value)
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+        return dict(parsed)
+    except (ValueError, TypeError) as err:
+        raise DataFormatError(
+            where, row, "attributes", f"expected a JSON object or a mapping ({err})", "schema"
+        ) from None
 
 
 def from_hf(
@@ -98,9 +104,13 @@ def from_hf(
     users=None,
     columns: Mapping[str, str] | None = None,
     name: str = "hf",
-    on_error: str = "raise",
-    unknown_items: str = "raise",
+    on_error: str | None = None,
+    unknown_items: str | None = None,
     dedupe: bool = False,
+    *,
+    policy: ValidationPolicy | Mapping[str, str] | None = None,
+    rating_scale: tuple[float, ...] | None = None,
+    collect_errors: bool = False,
 ) -> InteractionDataset:
     """Build a dataset from ``datasets`` objects (or a ``DatasetDict`` made by :func:`to_hf_dict`).
 
@@ -114,6 +124,9 @@ def from_hf(
         on_error: ``"raise"`` or ``"skip"``; "line" in messages is the 1-based row.
         unknown_items: ``"raise"``, ``"skip"`` or ``"add"``.
         dedupe: Drop exact duplicate rows.
+        policy: Finding class -> action (:class:`~llmrec.data.validation.ValidationPolicy`).
+        rating_scale: ``(low, high[, step])``; without it ratings only need to be finite.
+        collect_errors: Record every error in the report instead of raising at the first.
     """
     if hasattr(interactions, "keys") and "interactions" in interactions:
         bundle = interactions
@@ -121,7 +134,7 @@ def from_hf(
         items = bundle["items"] if items is None and "items" in bundle else items
         users = bundle["users"] if users is None and "users" in bundle else users
     where = Path(f"<datasets:{name}>")
-    bad = check_policies(on_error, unknown_items)
+    bad = make_report(policy, on_error, unknown_items, dedupe, rating_scale, collect_errors)
     cols = resolve_columns(
         columns,
         tuple(INTERACTION_COLUMNS),
@@ -132,26 +145,8 @@ def from_hf(
     table = interactions.select_columns(sorted(set(cols.values()))).to_pandas()
     lines = np.arange(1, len(table) + 1)
     frame, lines = parse_columns({c: table[c] for c in table.columns}, lines, where, cols, bad)
-    catalogue: dict[str, Item] = {}
-    for rec in items if items is not None else ():
-        iid = str(rec["item_id"])
-        known = {"item_id", "title", "genres", "year", "description", "attributes"}
-        attrs = _attributes(rec.get("attributes"))
-        attrs.update({k: v for k, v in rec.items() if k not in known})
-        catalogue[iid] = Item(
-            iid,
-            rec.get("title") or iid,
-            tuple(rec.get("genres") or ()),
-            rec.get("year"),
-            rec.get("description"),
-            attrs,
-        )
-    people: dict[str, User] = {}
-    for rec in users if users is not None else ():
-        uid = str(rec["user_id"])
-        attrs = _attributes(rec.get("attributes"))
-        attrs.update({k: v for k, v in rec.items() if k not in ("user_id", "attributes")})
-        people[uid] = User(uid, attrs)
+    catalogue = None if items is None else _hf_items(items, Path(f"<datasets:{name}/items>"), bad)
+    people = None if users is None else _hf_users(users, Path(f"<datasets:{name}/users>"), bad)
     return assemble(
         where,
         frame,
@@ -159,7 +154,59 @@ def from_hf(
         catalogue,
         people,
         bad,
-        unknown_items=unknown_items,
-        dedupe=dedupe,
         name=name,
+        items_path=Path(f"<datasets:{name}/items>"),
+        users_path=Path(f"<datasets:{name}/users>"),
+        fields=cols,
     )
+
+
+def _hf_items(items, where: Path, bad) -> dict[str, Item]:
+    if "item_id" not in items.column_names:
+        raise DataFormatError(where, None, "item_id", f"no such column in {items.column_names}")
+    known = {"item_id", "title", "genres", "year", "description", "attributes"}
+    catalogue = Catalogue("item", where, bad)
+    for row, rec in enumerate(items, start=1):
+        try:
+            iid = parse_id(rec["item_id"], where, row, "item_id")
+            attrs = _attributes(rec.get("attributes"), where, row)
+            genres = rec.get("genres") or ()
+            if isinstance(genres, str) or not isinstance(genres, (list, tuple)):
+                raise DataFormatError(where, row, "genres", "expected a list of strings")
+            year = rec.get("year")
+            if isinstance(year, float) and year.is_integer():
+                year = int(year)  # a year column with gaps arrives as floats
+            elif isinstance(year, float) and year != year:
+                year = None
+            if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+                raise DataFormatError(where, row, "year", f"expected an integer, got {year!r}")
+        except DataFormatError as err:
+            bad.handle(err)
+            continue
+        attrs.update({k: v for k, v in rec.items() if k not in known})
+        item = Item(
+            iid,
+            rec.get("title") or iid,
+            tuple(str(g) for g in genres),
+            year,
+            rec.get("description"),
+            attrs,
+        )
+        catalogue.add(iid, item, row, "item_id")
+    return catalogue.rows
+
+
+def _hf_users(users, where: Path, bad) -> dict[str, User]:
+    if "user_id" not in users.column_names:
+        raise DataFormatError(where, None, "user_id", f"no such column in {users.column_names}")
+    people = Catalogue("user", where, bad)
+    for row, rec in enumerate(users, start=1):
+        try:
+            uid = parse_id(rec["user_id"], where, row, "user_id")
+            attrs = _attributes(rec.get("attributes"), where, row)
+        except DataFormatError as err:
+            bad.handle(err)
+            continue
+        attrs.update({k: v for k, v in rec.items() if k not in ("user_id", "attributes")})
+        people.add(uid, User(uid, attrs), row, "user_id")
+    return people.rows

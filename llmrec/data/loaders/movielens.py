@@ -28,9 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from llmrec.data.errors import BadRows, DataFormatError
-from llmrec.data.loaders.common import assemble, check_policies, no_gc, parse_columns, text_lines
+from llmrec.data.errors import DataFormatError
+from llmrec.data.loaders.common import (
+    BOM,
+    assemble,
+    field_count_error,
+    is_gzip,
+    make_report,
+    no_gc,
+    open_binary,
+    parse_columns,
+    present,
+    require_file,
+    text_lines,
+)
 from llmrec.data.records import InteractionDataset, Item, User
+from llmrec.data.validation import Catalogue, LoadReport, RatingScale, ValidationPolicy
 
 ML100K_GENRES = (
     "unknown",
@@ -88,12 +101,31 @@ ML1M_OCCUPATIONS = (
 _YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 FIELDS = ("user_id", "item_id", "rating", "timestamp")
 COLUMNS = {name: name for name in FIELDS}
+# Column names of each raw file, as the GroupLens READMEs give them (for messages).
+ML100K_DATA = ("user id", "item id", "rating", "timestamp")
+ML100K_ITEM = ("movie id", "movie title", "release date", "video release date", "IMDb URL")
+ML100K_USER = ("user id", "age", "gender", "occupation", "zip code")
+ML1M_RATINGS = ("UserID", "MovieID", "Rating", "Timestamp")
+ML1M_MOVIES = ("MovieID", "Title", "Genres")
+ML1M_USERS = ("UserID", "Gender", "Age", "Occupation", "Zip-code")
+# ml-100k and ml-1m ratings are whole stars 1-5; the CSV releases use half stars 0.5-5.
+WHOLE_STARS = RatingScale(1, 5, 1)
+HALF_STARS = RatingScale(0.5, 5, 0.5)
 
 
 def is_movielens(folder: Path) -> bool:
-    if (folder / "u.data").is_file() or (folder / "ratings.dat").is_file():
+    if present(folder / "u.data") or present(folder / "ratings.dat"):
         return True
-    return (folder / "ratings.csv").is_file() and (folder / "movies.csv").is_file()
+    ratings = folder / "ratings.csv"
+    if not present(ratings):
+        return False
+    if present(folder / "movies.csv"):
+        return True
+    try:  # without movies.csv, the header says it (and the loader reports the missing file)
+        with open_binary(ratings) as handle:
+            return handle.readline().lstrip(BOM.encode()).startswith(b"userId,movieId")
+    except (OSError, DataFormatError):
+        return False
 
 
 def split_title(title: str) -> tuple[str, int | None]:
@@ -104,23 +136,15 @@ def split_title(title: str) -> tuple[str, int | None]:
     return match.group(1), int(match.group(2))
 
 
-def _rows(path: Path, sep: str, n_fields: int | None, bad: BadRows):
-    """Yield ``(line_no, fields)``; wrong field counts go through the bad-row policy."""
-    for line_no, line in enumerate(text_lines(path, fallback="latin-1"), start=1):
+def _rows(path: Path, sep: str, names: tuple[str, ...] | None, bad: LoadReport):
+    """Yield ``(line_no, fields)``; wrong field counts go through the policy (``schema``)."""
+    for line_no, line in enumerate(text_lines(path, fallback="latin-1", report=bad), start=1):
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
         parts = line.split(sep)
-        if n_fields is not None and len(parts) != n_fields:
-            bad.handle(
-                DataFormatError(
-                    path,
-                    line_no,
-                    None,
-                    f"has {len(parts)} {sep!r}-separated fields, expected {n_fields}",
-                ),
-                "wrong field count",
-            )
+        if names is not None and len(parts) != len(names):
+            bad.handle(field_count_error(path, line_no, len(parts), names, sep))
             continue
         yield line_no, parts
 
@@ -129,71 +153,82 @@ def _int_field(value: str, path: Path, line: int, field: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise DataFormatError(path, line, field, f"expected an integer, got {value!r}") from None
+        raise DataFormatError(
+            path, line, field, f"expected an integer, got {value!r}", "schema"
+        ) from None
 
 
-def _load_ml100k_items(folder: Path, bad: BadRows) -> dict[str, Item]:
+def _load_ml100k_items(folder: Path, bad: LoadReport) -> dict[str, Item]:
     genre_path = folder / "u.genre"
     genres = list(ML100K_GENRES)
-    if genre_path.is_file():
+    if present(genre_path):
         named = {}
-        for line_no, parts in _rows(genre_path, "|", 2, bad):
-            named[_int_field(parts[1], genre_path, line_no, "index")] = parts[0]
+        for line_no, parts in _rows(require_file(genre_path, "genre"), "|", ("name", "index"), bad):
+            try:
+                named[_int_field(parts[1], genre_path, line_no, "index")] = parts[0]
+            except DataFormatError as err:
+                bad.handle(err)
         genres = [named[k] for k in sorted(named)]
-    path = folder / "u.item"
-    items: dict[str, Item] = {}
-    for line_no, parts in _rows(path, "|", 5 + len(genres), bad):
+    path = require_file(folder / "u.item", "item")
+    names = ML100K_ITEM + tuple(genres)
+    items = Catalogue("item", path, bad)
+    for line_no, parts in _rows(path, "|", names, bad):
         try:
-            flags = [_int_field(f, path, line_no, f"genre {g}") for f, g in zip(parts[5:], genres)]
+            flags = [_int_field(f, path, line_no, g) for f, g in zip(parts[5:], genres)]
             if any(f not in (0, 1) for f in flags):
                 raise DataFormatError(path, line_no, "genre flags", "expected 0 or 1 flags")
             iid = parts[0].strip()
             if not iid:
                 raise DataFormatError(path, line_no, "movie id", "expected a non-empty id")
         except DataFormatError as err:
-            bad.handle(err, "bad value")
+            bad.handle(err, "schema")
             continue
         title, year = split_title(parts[1])
         if year is None and parts[2][-4:].isdigit():
             year = int(parts[2][-4:])
         attrs = {"release_date": parts[2], "imdb_url": parts[4]}
+        if parts[3]:  # always empty in the release; kept when a copy fills it
+            attrs["video_release_date"] = parts[3]
         chosen = tuple(g for g, f in zip(genres, flags) if f)
-        items[iid] = Item(iid, title, chosen, year, None, attrs)
-    return items
+        items.add(iid, Item(iid, title, chosen, year, None, attrs), line_no, "movie id")
+    return items.rows
 
 
-def _load_ml100k_users(folder: Path, bad: BadRows) -> dict[str, User]:
+def _load_ml100k_users(folder: Path, bad: LoadReport) -> dict[str, User] | None:
     path = folder / "u.user"
-    users: dict[str, User] = {}
-    if not path.is_file():
-        return users
-    for line_no, parts in _rows(path, "|", 5, bad):
+    if not present(path):
+        return None
+    users = Catalogue("user", require_file(path, "user"), bad)
+    for line_no, parts in _rows(path, "|", ML100K_USER, bad):
         try:
             age = _int_field(parts[1], path, line_no, "age")
         except DataFormatError as err:
-            bad.handle(err, "bad value")
+            bad.handle(err, "schema")
             continue
         attrs = {"age": age, "gender": parts[2], "occupation": parts[3], "zip_code": parts[4]}
-        users[parts[0]] = User(parts[0], attrs)
-    return users
+        users.add(parts[0], User(parts[0], attrs), line_no, "user id")
+    return users.rows
 
 
-def _load_ml1m_items(folder: Path, bad: BadRows) -> dict[str, Item]:
-    path = folder / "movies.dat"
-    items: dict[str, Item] = {}
-    for _, parts in _rows(path, "::", 3, bad):
+def _load_ml1m_items(folder: Path, bad: LoadReport) -> dict[str, Item]:
+    path = require_file(folder / "movies.dat", "item")
+    items = Catalogue("item", path, bad)
+    for line_no, parts in _rows(path, "::", ML1M_MOVIES, bad):
+        if not parts[0].strip():
+            bad.handle(DataFormatError(path, line_no, "MovieID", "expected a non-empty id"))
+            continue
         title, year = split_title(parts[1])
         genres = tuple(g for g in parts[2].split("|") if g and g != "(no genres listed)")
-        items[parts[0]] = Item(parts[0], title, genres, year)
-    return items
+        items.add(parts[0], Item(parts[0], title, genres, year), line_no, "MovieID")
+    return items.rows
 
 
-def _load_ml1m_users(folder: Path, bad: BadRows) -> dict[str, User]:
+def _load_ml1m_users(folder: Path, bad: LoadReport) -> dict[str, User] | None:
     path = folder / "users.dat"
-    users: dict[str, User] = {}
-    if not path.is_file():
-        return users
-    for line_no, parts in _rows(path, "::", 5, bad):
+    if not present(path):
+        return None
+    users = Catalogue("user", require_file(path, "user"), bad)
+    for line_no, parts in _rows(path, "::", ML1M_USERS, bad):
         try:
             age = _int_field(parts[2], path, line_no, "Age")
             occupation = _int_field(parts[3], path, line_no, "Occupation")
@@ -204,7 +239,7 @@ def _load_ml1m_users(folder: Path, bad: BadRows) -> dict[str, User]:
             if not 0 <= occupation < len(ML1M_OCCUPATIONS):
                 raise DataFormatError(path, line_no, "Occupation", "expected a code in 0..20")
         except DataFormatError as err:
-            bad.handle(err, "bad value")
+            bad.handle(err, "schema")
             continue
         attrs = {
             "gender": parts[1],
@@ -213,8 +248,8 @@ def _load_ml1m_users(folder: Path, bad: BadRows) -> dict[str, User]:
             "occupation": ML1M_OCCUPATIONS[occupation],
             "zip_code": parts[4],
         }
-        users[parts[0]] = User(parts[0], attrs)
-    return users
+        users.add(parts[0], User(parts[0], attrs), line_no, "UserID")
+    return users.rows
 
 
 def _fast_ratings(path: Path, sep: str) -> dict | None:
@@ -226,7 +261,12 @@ def _fast_ratings(path: Path, sep: str) -> dict | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    data = path.read_bytes()
+    if is_gzip(path):
+        return None  # the exact reader reads (and reports) gzip under a plain name
+    with open_binary(path) as handle:
+        data = handle.read()
+    if data.startswith(BOM.encode()) or b"\r" in data:
+        return None  # the exact reader handles (and reports) these
     if sep != "\t":
         data = data.replace(sep.encode(), b"\t")
     try:
@@ -247,32 +287,32 @@ def _fast_ratings(path: Path, sep: str) -> dict | None:
     return {f: frame[f] for f in FIELDS}
 
 
-def _exact_ratings(path: Path, sep: str, bad: BadRows):
+def _exact_ratings(path: Path, sep: str, names: tuple[str, ...], bad: LoadReport):
     lines, cols = [], ([], [], [], [])
     with no_gc():
-        for line_no, parts in _rows(path, sep, 4, bad):
+        for line_no, parts in _rows(path, sep, names, bad):
             lines.append(line_no)
             for column, value in zip(cols, parts):
                 column.append(value)
-    return parse_columns(dict(zip(FIELDS, cols)), lines, path, COLUMNS, bad)
+    fields = dict(zip(FIELDS, names))
+    return parse_columns(dict(zip(names, cols)), lines, path, fields, bad)
 
 
-def _load_csv_movielens(
-    folder: Path, name: str | None, on_error: str, unknown_items: str, dedupe: bool
-) -> InteractionDataset:
+def _load_csv_movielens(folder: Path, name: str | None, **options) -> InteractionDataset:
     """ml-latest / ml-20m / ml-25m / ml-32m: ``ratings.csv`` and ``movies.csv`` (UTF-8)."""
     from llmrec.data.loaders.table import load_table
 
     raw = load_table(
         folder / "ratings.csv",
         columns={"user_id": "userId", "item_id": "movieId", "rating": "rating"},
-        items=folder / "movies.csv" if (folder / "movies.csv").is_file() else None,
+        items=folder / "movies.csv" if present(folder / "movies.csv") else None,
         item_columns={"item_id": "movieId", "title": "title", "genres": "genres"},
         genre_sep="|",
         name=name or folder.name,
-        on_error=on_error,
-        unknown_items=unknown_items,
-        dedupe=dedupe,
+        expected_items=folder / "movies.csv",
+        format_scale=HALF_STARS,
+        required=("rating", "timestamp"),
+        **options,
     )
     items = []
     for item in raw.items.values():
@@ -287,11 +327,19 @@ def _load_csv_movielens(
 def load_movielens(
     folder: str | Path,
     name: str | None = None,
-    on_error: str = "raise",
-    unknown_items: str = "raise",
+    on_error: str | None = None,
+    unknown_items: str | None = None,
     dedupe: bool = False,
+    *,
+    policy: ValidationPolicy | dict | None = None,
+    rating_scale: tuple[float, ...] | None = None,
+    collect_errors: bool = False,
 ) -> InteractionDataset:
     """Load MovieLens raw files from ``folder``: ml-100k, ml-1m or the CSV releases.
+
+    Ratings must be whole stars 1-5 (ml-100k, ml-1m) or half stars 0.5-5 (CSV releases), and
+    every rating needs a timestamp; the item file (``u.item``, ``movies.dat``, ``movies.csv``)
+    is required unless the policy says ``missing_item_file=fix``.
 
     Args:
         folder: The unzipped GroupLens folder.
@@ -299,44 +347,50 @@ def load_movielens(
         on_error: ``"raise"`` or ``"skip"`` for malformed rows (see :mod:`.common`).
         unknown_items: ``"raise"``, ``"skip"`` or ``"add"`` for ratings of unlisted movies.
         dedupe: Drop exact duplicate rating rows.
+        policy: Finding class -> action (:class:`~llmrec.data.validation.ValidationPolicy`).
+        rating_scale: Replace the release's scale, ``(low, high[, step])``.
+        collect_errors: Record every error in the report instead of raising at the first.
 
     Raises:
         DataFormatError: naming file, line and field of the first malformed row.
     """
     folder = Path(folder).expanduser()
-    raw_files = (folder / "u.data").is_file() or (folder / "ratings.dat").is_file()
-    if not raw_files and (folder / "ratings.csv").is_file():
-        return _load_csv_movielens(folder, name, on_error, unknown_items, dedupe)
-    bad = check_policies(on_error, unknown_items)
-    if (folder / "u.data").is_file():
-        inter_path, sep = folder / "u.data", "\t"
-        items = _load_ml100k_items(folder, bad) if (folder / "u.item").is_file() else {}
-        users = _load_ml100k_users(folder, bad)
+    options = {
+        "on_error": on_error,
+        "unknown_items": unknown_items,
+        "dedupe": dedupe,
+        "policy": policy,
+        "rating_scale": rating_scale,
+        "collect_errors": collect_errors,
+    }
+    raw_files = present(folder / "u.data") or present(folder / "ratings.dat")
+    if not raw_files and present(folder / "ratings.csv"):
+        return _load_csv_movielens(folder, name, **options)
+    bad = make_report(**options)
+    if present(folder / "u.data"):
+        inter_path, sep, names = folder / "u.data", "\t", ML100K_DATA
         items_path = folder / "u.item"
-    elif (folder / "ratings.dat").is_file():
-        inter_path, sep = folder / "ratings.dat", "::"
-        items = _load_ml1m_items(folder, bad) if (folder / "movies.dat").is_file() else {}
-        users = _load_ml1m_users(folder, bad)
+        items = _load_ml100k_items(folder, bad) if present(items_path) else None
+        users, users_path = _load_ml100k_users(folder, bad), folder / "u.user"
+    elif present(folder / "ratings.dat"):
+        inter_path, sep, names = folder / "ratings.dat", "::", ML1M_RATINGS
         items_path = folder / "movies.dat"
+        items = _load_ml1m_items(folder, bad) if present(items_path) else None
+        users, users_path = _load_ml1m_users(folder, bad), folder / "users.dat"
     else:
         raise FileNotFoundError(
             f"{folder} has neither u.data (ml-100k), ratings.dat (ml-1m) nor ratings.csv "
             "(ml-latest, ml-20m, ml-25m, ml-32m)"
         )
+    require_file(inter_path, "ratings")
+    fields = dict(zip(FIELDS, names))
     fast = _fast_ratings(inter_path, sep)
     if fast is not None:
-        frame, line_arr = parse_columns(
-            fast, np.arange(1, len(fast["user_id"]) + 1), inter_path, COLUMNS, bad
-        )
+        raw = {fields[f]: column for f, column in fast.items()}
+        lines = np.arange(1, len(fast["user_id"]) + 1)
+        frame, line_arr = parse_columns(raw, lines, inter_path, fields, bad)
     else:
-        frame, line_arr = _exact_ratings(inter_path, sep, bad)
-    unrated = frame["rating"].isna().to_numpy()
-    for k in np.flatnonzero(unrated):  # MovieLens rows are ratings: one is required
-        bad.handle(
-            DataFormatError(inter_path, int(line_arr[k]), "rating", "expected a number, got ''"),
-            "bad value",
-        )
-    frame, line_arr = frame[~unrated], line_arr[~unrated]
+        frame, line_arr = _exact_ratings(inter_path, sep, names, bad)
     return assemble(
         inter_path,
         frame,
@@ -344,8 +398,11 @@ def load_movielens(
         items,
         users,
         bad,
-        unknown_items=unknown_items,
-        dedupe=dedupe,
         name=name or folder.name,
         items_path=items_path,
+        users_path=users_path,
+        expected_items=items_path,
+        fields=fields,
+        rating_scale=WHOLE_STARS,
+        required=("rating", "timestamp"),
     )

@@ -23,30 +23,37 @@ Example:
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from llmrec.data.errors import BadRows, DataFormatError
+from llmrec.data.errors import DataFormatError
 from llmrec.data.loaders.common import (
     INTERACTION_FIELDS,
     assemble,
-    check_policies,
+    field_count_error,
+    is_gzip,
+    make_report,
     no_gc,
     open_binary,
     parse_columns,
     parse_id,
     parse_number,
+    require_file,
     text_lines,
 )
 from llmrec.data.loaders.jsonl import read_jsonl
 from llmrec.data.records import InteractionDataset, Item, User
+from llmrec.data.validation import Catalogue, LoadReport, RatingScale, ValidationPolicy
 
 ITEM_FIELDS = ("item_id", "title", "genres", "year", "description")
 USER_FIELDS = ("user_id",)
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
+# Text is data (a 100 KB title loads whole); the csv module's default cell limit is 128 KiB.
+CSV_FIELD_LIMIT = 2**31 - 1
 
 
 def table_kind(path: Path) -> str | None:
@@ -65,8 +72,43 @@ def table_kind(path: Path) -> str | None:
     return None
 
 
+def _parquet(path: Path, columns: list[str] | None = None, as_rows: bool = False):
+    """A Parquet file as a frame (or a list of row dicts), or a DataFormatError saying why not.
+
+    A damaged file can fail while reading or while converting (its pandas metadata), so both
+    happen here.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    require_file(path, "Parquet")
+    try:
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)  # a damaged page can hold invalid UTF-8 that reads fine
+        return table.to_pylist() if as_rows else table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        hint = " (the file is gzip-compressed; Parquet compresses inside, so gunzip it)"
+        raise DataFormatError(
+            path,
+            None,
+            None,
+            f"is not a readable Parquet file ({err}){hint if is_gzip(path) else ''}",
+        ) from err
+
+
+def _parquet_names(path: Path) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    require_file(path, "Parquet")
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError):
+        return list(_parquet(path).columns)  # raises with the reason
+
+
 def read_records(
-    path: Path, bad: BadRows, sep: str | None = None, encoding: str = "utf-8"
+    path: Path, bad: LoadReport, sep: str | None = None, encoding: str = "utf-8"
 ) -> tuple[list[str] | None, Iterator[tuple[int, dict[str, Any]]]]:
     """``(header or None, iterator of (line_no, record))`` for any supported table file."""
     kind = table_kind(path)
@@ -76,16 +118,14 @@ def read_records(
     if kind == "jsonl":
         return None, read_jsonl(path, bad, encoding)
     if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        names = table.column_names
-        return names, ((k + 1, rec) for k, rec in enumerate(table.to_pylist()))
+        names = _parquet_names(path)
+        rows = _parquet(path, as_rows=True)
+        return names, ((k + 1, rec) for k, rec in enumerate(rows))
     raise ValueError(f"{path}: unknown table format; expected one of {TABLE_SUFFIXES} (or .gz)")
 
 
 def read_columns(
-    path: Path, bad: BadRows, sep: str | None, encoding: str
+    path: Path, bad: LoadReport, sep: str | None, encoding: str
 ) -> tuple[list[str] | None, Callable[[list[str]], tuple[np.ndarray, dict[str, Any]]]]:
     """``(header or None, collect)``: ``collect(names)`` reads the file into ``(lines, columns)``.
 
@@ -112,12 +152,10 @@ def read_columns(
 
         return header, collect_csv
     if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        names_in_file = pq.read_schema(path).names
+        names_in_file = _parquet_names(path)
 
         def collect_parquet(names: list[str]):
-            frame = pq.read_table(path, columns=names).to_pandas()
+            frame = _parquet(path, names)
             lines = np.arange(1, len(frame) + 1, dtype=np.int64)
             return lines, {n: frame[n] for n in names}
 
@@ -150,7 +188,7 @@ def _arrow_csv(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if len(set(header)) != len(header):
+    if len(set(header)) != len(header) or (path.suffix != ".gz" and is_gzip(path)):
         return None
     try:
         table = pacsv.read_csv(
@@ -178,15 +216,22 @@ def _arrow_csv(
     return lines, {n: frame[n] for n in names}
 
 
-def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
+def _read_delimited(path: Path, bad: LoadReport, sep: str, encoding: str):
     """``(header, iterator of (line_no, fields))``; malformed rows go through ``bad``."""
-    lines = text_lines(path, encoding)
+    lines = text_lines(path, encoding, report=bad)
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        # The limit is process-wide in the csv module; raising it only lets larger cells load.
+        csv.field_size_limit(min(CSV_FIELD_LIMIT, sys.maxsize))
     reader = csv.reader(lines, delimiter=sep)
     try:
         header = next(reader)
     except StopIteration:
         raise DataFormatError(path, 1, None, "is empty; expected a header line") from None
+    except csv.Error as err:
+        raise DataFormatError(path, 1, None, f"has no readable header ({err})") from None
     header = [h.strip() for h in header]
+    if not any(header):
+        raise DataFormatError(path, 1, None, "has a blank first line; expected a header line")
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         while True:
@@ -196,22 +241,17 @@ def _read_delimited(path: Path, bad: BadRows, sep: str, encoding: str):
             except StopIteration:
                 return
             except csv.Error as err:
-                bad.handle(
-                    DataFormatError(path, start, None, f"is not valid CSV ({err})"), "bad CSV"
-                )
+                bad.handle(DataFormatError(path, start, None, f"is not valid CSV ({err})"))
                 continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(header):
-                bad.handle(
-                    DataFormatError(
-                        path,
-                        start,
-                        None,
-                        f"has {len(row)} fields, expected {len(header)} (header: {header})",
-                    ),
-                    "wrong field count",
+                spans = reader.line_num > start  # a quote left open swallows the lines after it
+                note = (
+                    f"the record runs from line {start} to line {reader.line_num} (a stray quote?)"
                 )
+                err = field_count_error(path, start, len(row), header, note=note if spans else "")
+                bad.handle(err)
                 continue
             yield start, row
 
@@ -267,7 +307,7 @@ def _with_id(
 def _load_items(
     path: Path,
     columns: Mapping[str, str] | None,
-    bad: BadRows,
+    bad: LoadReport,
     sep: str | None,
     genre_sep: str,
     encoding: str,
@@ -281,7 +321,7 @@ def _load_items(
         for name in ITEM_FIELDS:
             cols.setdefault(name, name)
     used = set(cols.values())
-    items: dict[str, Item] = {}
+    items = Catalogue("item", path, bad)
     for line_no, rec in records:
         try:
             iid = parse_id(rec.get(cols["item_id"]), path, line_no, cols["item_id"])
@@ -293,14 +333,18 @@ def _load_items(
             year = None
             if "year" in cols:
                 number = parse_number(rec.get(cols["year"]), path, line_no, cols["year"])
+                if number is not None and not (number.is_integer() and 0 < number < 10000):
+                    raise DataFormatError(
+                        path, line_no, cols["year"], f"expected a year, got {number:g}"
+                    )
                 year = None if number is None else int(number)
         except DataFormatError as err:
-            bad.handle(err, "bad value")
+            bad.handle(err)
             continue
         title = rec.get(cols.get("title", ""))
         desc = rec.get(cols.get("description", ""))
         attrs = {k: v for k, v in rec.items() if k not in used}
-        items[iid] = Item(
+        item = Item(
             iid,
             str(title) if title not in (None, "") else iid,
             tuple(str(g) for g in genres or ()),
@@ -308,13 +352,14 @@ def _load_items(
             None if desc in (None, "") else str(desc),
             attrs,
         )
-    return items
+        items.add(iid, item, line_no, cols["item_id"])
+    return items.rows
 
 
 def _load_users(
     path: Path,
     columns: Mapping[str, str] | None,
-    bad: BadRows,
+    bad: LoadReport,
     sep: str | None,
     encoding: str,
     id_column: str | None,
@@ -323,15 +368,16 @@ def _load_users(
     cols = resolve_columns(
         _with_id(columns, "user_id", id_column, header), USER_FIELDS, ("user_id",), header, path
     )
-    users: dict[str, User] = {}
+    users = Catalogue("user", path, bad)
     for line_no, rec in records:
         try:
             uid = parse_id(rec.get(cols["user_id"]), path, line_no, cols["user_id"])
         except DataFormatError as err:
-            bad.handle(err, "bad value")
+            bad.handle(err)
             continue
-        users[uid] = User(uid, {k: v for k, v in rec.items() if k != cols["user_id"]})
-    return users
+        user = User(uid, {k: v for k, v in rec.items() if k != cols["user_id"]})
+        users.add(uid, user, line_no, cols["user_id"])
+    return users.rows
 
 
 def load_table(
@@ -347,9 +393,13 @@ def load_table(
     timestamp_unit: str = "s",
     encoding: str = "utf-8",
     name: str | None = None,
-    on_error: str = "raise",
-    unknown_items: str = "raise",
+    on_error: str | None = None,
+    unknown_items: str | None = None,
     dedupe: bool = False,
+    policy: ValidationPolicy | Mapping[str, str] | None = None,
+    rating_scale: tuple[float, ...] | None = None,
+    collect_errors: bool = False,
+    **format_checks: Any,
 ) -> InteractionDataset:
     """Load interactions (and optionally items and users) from CSV, TSV, JSON Lines or Parquet.
 
@@ -364,33 +414,42 @@ def load_table(
         user_columns: Mapping for ``user_id`` (default as for ``item_columns``).
         sep: Field separator for delimited files (default ``,`` for .csv, tab for .tsv).
         genre_sep: Separator inside a string genres cell.
-        timestamp_unit: ``"s"`` or ``"ms"`` for numeric timestamps.
+        timestamp_unit: ``"s"`` or ``"ms"`` for numeric timestamps (a column that is plainly
+            in the other unit is a ``timestamp_unit`` finding).
         encoding: Text encoding; a line that does not decode raises naming file and line.
         name: Dataset name; default the file stem.
         on_error: ``"raise"`` or ``"skip"`` (counted, see ``dataset.load_report``).
         unknown_items: ``"raise"``, ``"skip"`` or ``"add"``.
         dedupe: Drop exact duplicate interaction rows.
+        policy: Finding class -> action (:class:`~llmrec.data.validation.ValidationPolicy`).
+        rating_scale: ``(low, high[, step])``; without it ratings only need to be finite.
+        collect_errors: Record every error in the report instead of raising at the first.
+        **format_checks: For loaders built on this one (MovieLens CSV releases):
+            ``expected_items``, ``format_scale``, ``required``.
 
     Raises:
         DataFormatError: a malformed row (file, line, field, what was expected).
     """
     if timestamp_unit not in ("s", "ms"):
         raise ValueError(f"timestamp_unit must be 's' or 'ms', got {timestamp_unit!r}")
+    unknown = set(format_checks) - {"expected_items", "format_scale", "required"}
+    if unknown:
+        raise TypeError(f"load_table() got an unexpected keyword argument {sorted(unknown)[0]!r}")
     path = Path(path).expanduser()
-    bad = check_policies(on_error, unknown_items)
-    catalogue: dict[str, Item] = {}
-    items_path = None
+    bad = make_report(policy, on_error, unknown_items, dedupe, rating_scale, collect_errors)
+    require_file(path, "interactions")
+    catalogue: dict[str, Item] | None = None
+    items_path = users_path = None
     if items is not None:
         items_path = Path(items).expanduser()
         catalogue = _load_items(
             items_path, item_columns, bad, sep, genre_sep, encoding, (columns or {}).get("item_id")
         )
-    people: dict[str, User] = {}
+    people: dict[str, User] | None = None
     if users is not None:
+        users_path = Path(users).expanduser()
         user_id_column = (columns or {}).get("user_id")
-        people = _load_users(
-            Path(users).expanduser(), user_columns, bad, sep, encoding, user_id_column
-        )
+        people = _load_users(users_path, user_columns, bad, sep, encoding, user_id_column)
     header, collect = read_columns(path, bad, sep, encoding)
     cols = resolve_columns(columns, INTERACTION_FIELDS, ("user_id", "item_id"), header, path)
     if header is None:
@@ -400,6 +459,7 @@ def load_table(
     frame, lines = parse_columns(raw, lines, path, cols, bad, timestamp_unit)
     stem = path.name.removesuffix(".gz")
     stem = stem[: stem.rfind(".")] if "." in stem else stem
+    scale: RatingScale | None = format_checks.get("format_scale")
     return assemble(
         path,
         frame,
@@ -407,8 +467,12 @@ def load_table(
         catalogue,
         people,
         bad,
-        unknown_items=unknown_items,
-        dedupe=dedupe,
         name=name or stem,
         items_path=items_path,
+        users_path=users_path,
+        expected_items=format_checks.get("expected_items"),
+        fields=cols,
+        rating_scale=scale,
+        required=format_checks.get("required", ()),
+        timestamp_unit=timestamp_unit,
     )

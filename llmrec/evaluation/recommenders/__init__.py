@@ -39,12 +39,6 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
 }
 
 
-def _read_profile_texts(path: str) -> dict[str, str]:
-    from llmrec.profiles.store import read_profiles
-
-    return {uid: rec.text for uid, rec in read_profiles(path, only_ok=True).items()}
-
-
 def build_recommender(kind: str, params: Mapping[str, Any] | None = None) -> Recommender:
     """A recommender from its type name and keyword parameters (as in a suite file).
 
@@ -64,7 +58,9 @@ def build_recommender(kind: str, params: Mapping[str, Any] | None = None) -> Rec
             raise ValueError(f"llm_reranker: base must be {{type: ..., params: ...}}, got {base!r}")
         kwargs["base"] = build_recommender(base["type"], base.get("params"))
         if isinstance(kwargs.get("profiles"), str):
-            kwargs["profiles"] = _read_profile_texts(kwargs["profiles"])
+            from llmrec.context.profile_files import read_profile_texts
+
+            kwargs["profiles"] = read_profile_texts(kwargs["profiles"])
         kwargs.setdefault("backend", "smollm2-135m-instruct")
     try:
         return cls(**kwargs)

@@ -2,9 +2,11 @@
 
 For each user the base recommender's top ``n_candidates`` items (training items excluded) are
 rescored by the LLM: one chat per (user, candidate) from the ``rerank/yes_no`` template, holding
-the user's profile (or, without one, their recent training history) and the candidate; the
-score is ``log P("Yes") - log P("No")`` of the next token (``method="next_token"``), or the same
-difference of summed continuation log-probabilities (``method="continuation"``). Reranked
+the user block of :class:`~llmrec.context.view.UserContext` (the user's profile or, without one,
+their recent training history) and the candidate's line; the score is
+``log P("Yes") - log P("No")`` from :class:`~llmrec.context.scoring.AnswerScorer`, of the next
+token (``method="next_token"``) or of summed continuation log-probabilities
+(``method="continuation"``). Reranked
 candidates are placed above every other item, which keep the base order, so full-ranking
 metrics stay defined.
 
@@ -23,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from llmrec.backends.grouped import grouped_next_token_logprobs
+from llmrec.context.items import render_item_line
+from llmrec.context.scoring import AnswerScale, AnswerScorer
+from llmrec.context.view import UserContext
 from llmrec.data.records import InteractionDataset
 from llmrec.evaluation.recommenders.base import Recommender
 
@@ -101,16 +105,21 @@ class LLMReranker(Recommender):
 
             self.backend = load_backend(self.backend)
         self.base.fit(train)
+        # The reranker shows the history without ratings: it asks about taste, not scores.
+        self.context_ = UserContext(
+            profiles=self.profiles or {},
+            history=train,
+            max_history=self.history,
+            show_ratings=False,
+        )
 
     def _chat(self, user_id: str, candidate_idx: int) -> list[dict[str, str]]:
         from llmrec.prompts import render_chat
 
-        profile = None if self.profiles is None else self.profiles.get(user_id)
-        history = None
-        if profile is None:
-            history = self.train_.history_items(user_id)[-self.history :]
+        has_profile = self.profiles is not None and user_id in self.profiles
+        user = self.context_.render(user_id, "profile" if has_profile else "history")
         candidate = self.train_.items[self.train_.item_ids[candidate_idx]]
-        return render_chat(self.template, profile=profile, history=history, candidate=candidate)
+        return render_chat(self.template, user_context=user, candidate=render_item_line(candidate))
 
     def llm_scores(
         self, chats: list[list[dict[str, str]]], groups: list[str] | None = None
@@ -121,14 +130,9 @@ class LLMReranker(Recommender):
         each user's shared prompt prefix once (:mod:`llmrec.backends.grouped`): same scores,
         several times fewer prompt tokens.
         """
-        if self.method == "next_token":
-            if groups is None:
-                lp = np.asarray(self.backend.next_token_logprobs(chats, list(self.answers)))
-            else:
-                lp = grouped_next_token_logprobs(self.backend, chats, groups, list(self.answers))
-            return lp[:, 0] - lp[:, 1]
-        out = self.backend.score_continuations(chats, [list(self.answers)] * len(chats))
-        return np.array([o[0] - o[1] for o in out], dtype=np.float64)
+        yes, no = self.answers
+        scorer = AnswerScorer(self.backend, AnswerScale((yes, no)), method=self.method)
+        return scorer.score(chats, groups).log_odds(yes, no)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         from tqdm.auto import tqdm

@@ -24,7 +24,7 @@ def main(run: Path) -> dict:
     from llmrec.data import leave_one_out
     from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
     from llmrec.training.common import load_recipe_dataset, sample_train_eval_users
-    from llmrec.training.lettingo import heldout_tasks, score_profiles
+    from llmrec.training.lettingo import heldout_tasks, profile_builder, score_profiles
 
     settings = json.loads((run / "eval_metrics.json").read_text())["settings"]
     args, seed = settings["script"], settings["seed"]
@@ -34,10 +34,12 @@ def main(run: Path) -> dict:
         split, args["train_users"], args["eval_users"], seed, min_history=args["recent_k"] + 1
     )
     negatives = args["eval_negatives"] or args["n_negatives"]
-    tasks = heldout_tasks(split, eval_users, args["history_len"], negatives, seed + 1)
+    scorer = TransformersBackend(args["scorer_model"] or settings["model"], device="cpu")
+    # only the negatives and targets matter here; the builder's prompt is not generated from
+    builder = profile_builder(scorer, args["history_len"])
+    tasks = heldout_tasks(builder, split, eval_users, negatives, seed + 1)
     if [t.user_id for t in tasks] != [r["user_id"] for r in rows]:
         raise ValueError(f"{run}/eval_profiles.jsonl does not hold the users its settings draw")
-    scorer = TransformersBackend(args["scorer_model"] or settings["model"], device="cpu")
     start = time.perf_counter()
     empty = score_profiles(scorer, split.train, tasks, [[""] for _ in tasks])[:, 0]  # (users,)
     before = np.array([r["before_auc"] for r in rows])

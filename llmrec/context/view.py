@@ -1,10 +1,10 @@
-"""What the judge sees about a user (profile, raw recent history, or both) and about items.
+"""What a language model sees about a user: the profile, the recent history, or both.
 
 The Spotify study (arXiv 2508.08777) judges from a natural-language profile and ablates it
-against the raw history; :class:`UserContext` holds both sources and renders whichever view a
-judge asks for. All item and profile text goes through the ``untrusted`` prompt filter
-(delimited, length-limited) in the templates ``judge/user_context``, ``judge/item`` and
-``judge/item_line``.
+against the raw history; :class:`UserContext` holds both sources and renders whichever view is
+asked for, one way, through the ``judge/user_context`` template (all profile and item text goes
+through the ``untrusted`` filter). The judge, the LLM reranker and anything else that shows a
+user to a model render the user block here.
 
 Example:
     >>> ctx = UserContext(profiles={"u1": "Loves space operas, avoids horror."})
@@ -14,71 +14,52 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmrec.data.records import Item
+from llmrec.context.history import history_entries, history_rows
 from llmrec.prompts import render
 
 if TYPE_CHECKING:
     from llmrec.data.records import InteractionDataset
 
 SEES = ("profile", "history", "both")
-ItemLike = Item | str
-
-
-def as_item(item: ItemLike) -> Item:
-    """An :class:`Item`; a bare string (a generated recommendation, say) becomes a title."""
-    if isinstance(item, Item):
-        return item
-    if isinstance(item, str):
-        return Item(item_id=item, title=item)
-    raise TypeError(f"expected an Item or a title string, got {type(item).__name__}: {item!r}")
-
-
-def item_fields(item: ItemLike) -> dict[str, Any]:
-    """Template variables of an item (title, year, genres, description)."""
-    it = as_item(item)
-    return {
-        "title": it.title,
-        "year": it.year,
-        "genres": list(it.genres),
-        "description": it.description,
-    }
-
-
-def render_item(item: ItemLike, prompt: str = "judge/item") -> str:
-    """The item block shown to a judge, every text field delimited."""
-    return render(prompt, item=item_fields(item))
-
-
-def render_item_line(item: ItemLike, prompt: str = "judge/item_line") -> str:
-    """One line per item, for lists."""
-    return render(prompt, item=item_fields(item))
+USER_BLOCK = "judge/user_context"
 
 
 @dataclass(frozen=True)
 class UserContext:
-    """The sources a judge may draw on for each user.
+    """The sources a model may draw on for each user.
 
     Args:
-        profiles: Natural-language profile per user id (built from training history only).
+        profiles: Natural-language profile per user id (built from training history only);
+            :meth:`from_profile_file` reads any profile file the toolkit writes.
         history: Dataset of past interactions (pass ``split.train``, never held-out data).
-        max_history: Most recent interactions shown in the raw-history view.
+        max_history: Most recent interactions shown in the history view.
         show_ratings: Show the user's rating next to each history item when known.
-        prompt: Template of the user block.
+        prompt: Template of the user block (variables ``profile`` and ``history``).
     """
 
     profiles: Mapping[str, str] = field(default_factory=dict)
     history: InteractionDataset | None = None
     max_history: int = 20
     show_ratings: bool = True
-    prompt: str = "judge/user_context"
+    prompt: str = USER_BLOCK
 
     def __post_init__(self) -> None:
         if self.max_history < 1:
             raise ValueError(f"max_history must be >= 1, got {self.max_history}")
+
+    @classmethod
+    def from_profile_file(cls, path: str | os.PathLike, **options: Any) -> UserContext:
+        """A context whose profiles come from a profile file (JSONL or Parquet, any shape
+        :func:`llmrec.context.profile_files.read_profile_texts` reads); failed rows are left out.
+        """
+        from llmrec.context.profile_files import read_profile_texts
+
+        return cls(profiles=read_profile_texts(path), **options)
 
     def check(self, sees: str) -> None:
         """Raise ``ValueError`` when ``sees`` is unknown or its source was not given."""
@@ -90,6 +71,7 @@ class UserContext:
             raise ValueError(f"sees={sees!r} needs a history dataset; none was given")
 
     def profile(self, user_id: str) -> str:
+        """The user's profile text; ``ValueError`` when there is none."""
         if user_id not in self.profiles:
             raise ValueError(f"no profile for user {user_id!r} ({len(self.profiles)} profiles)")
         return self.profiles[user_id]
@@ -98,14 +80,8 @@ class UserContext:
         """The last ``max_history`` interactions as template rows, oldest first."""
         if self.history is None:
             raise ValueError("UserContext has no history dataset")
-        rows = []
-        for event in self.history.history(user_id)[-self.max_history :]:
-            item = self.history.items[event.item_id]
-            rating = event.rating if self.show_ratings else None
-            if rating is not None and float(rating).is_integer():
-                rating = int(rating)
-            rows.append({**item_fields(item), "rating": rating})
-        return rows
+        entries = history_entries(self.history, user_id)[-self.max_history :]
+        return history_rows(entries, self.show_ratings)
 
     def render(self, user_id: str, sees: str) -> str:
         """The user block for one user under one view (``profile``, ``history`` or ``both``)."""

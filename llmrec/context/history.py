@@ -1,13 +1,15 @@
-"""A user's training history as prompt lines, and fitting lines to a token budget.
+"""A user's history as prompt material: entries, one line per interaction, a token budget.
 
-Each interaction becomes one line rendered by the ``profile/history_line`` template: title, year,
-genres, a few string attributes (director, mood, ...), the rating and a review, every text field
-delimited and cut by the ``untrusted`` filter.
+Each interaction becomes one line rendered by the ``profile/history_line`` template (title,
+year, genres, a few string attributes such as director or mood, the rating and a review, every
+text field delimited and cut by the ``untrusted`` filter), or one template row
+(:func:`history_rows`) for templates that lay out the history themselves. :func:`fit_recent`
+is the one token-budget rule: keep the newest lines that fit.
 
 Example:
-    >>> from llmrec.profiles.history import history_entries, render_lines
-    >>> lines = render_lines(history_entries(split.train, "1"))
-    >>> lines[0]
+    >>> from llmrec.context.history import history_entries, render_lines
+    >>> lines = render_lines(history_entries(split.train, "1"))  # doctest: +SKIP
+    >>> lines[0]  # doctest: +SKIP
     '- <<<Toy Story>>> (1995) | genres: <<<Animation, Children's, Comedy>>> | rated 5/5'
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmrec.context.items import item_fields
 from llmrec.data.records import Interaction, InteractionDataset, Item
 from llmrec.prompts import render
 
@@ -37,10 +40,22 @@ def history_entries(dataset: InteractionDataset, user_id: str) -> list[HistoryEn
     return [HistoryEntry(r, dataset.items[r.item_id]) for r in dataset.history(user_id)]
 
 
-def _rating(value: float | None) -> Any:
+def display_rating(value: float | None) -> int | float | None:
+    """A rating as shown in prompts: ``4`` for 4.0, ``3.5`` stays, ``None`` when unrated."""
     if value is None:
         return None
     return int(value) if float(value).is_integer() else round(float(value), 1)
+
+
+def history_rows(entries: Sequence[HistoryEntry], show_ratings: bool = True) -> list[dict]:
+    """Template rows (``title``, ``year``, ``genres``, ``description``, ``rating``), in order."""
+    return [
+        {
+            **item_fields(e.item),
+            "rating": display_rating(e.interaction.rating) if show_ratings else None,
+        }
+        for e in entries
+    ]
 
 
 def render_line(
@@ -54,13 +69,14 @@ def render_line(
         template,
         item=entry.item,
         attributes=attributes,
-        rating=_rating(entry.interaction.rating),
+        rating=display_rating(entry.interaction.rating),
         review=entry.interaction.review,
         max_review_chars=max_review_chars,
     )
 
 
 def render_lines(entries: Sequence[HistoryEntry], template: str = LINE_TEMPLATE) -> list[str]:
+    """One line per entry, in order (see :func:`render_line`)."""
     return [render_line(e, template) for e in entries]
 
 
