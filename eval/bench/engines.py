@@ -211,7 +211,7 @@ def main() -> int:
                 del backend
             elif name == "vllm":
                 from llmrec.backends.vllm import VLLMBackend
-                from llmrec.judge.context import UserContext
+                from llmrec.context import UserContext
                 from llmrec.judge.pointwise import PointwiseJudge
 
                 t0 = time.perf_counter()

@@ -415,17 +415,16 @@ def _score(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from functools import partial
 
+    from llmrec.context import UserContext, read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.engines.jobs import make_pointwise_judge
-    from llmrec.judge.context import UserContext
-    from llmrec.judge.profiles import load_profiles
 
     train = leave_one_out(load_dataset(args.data)).train
     pairs = read_pairs(args.pairs)
     unknown = sorted({i for _, i in pairs if i not in train.items})[:5]
     if unknown:
         raise ValueError(f"{args.pairs}: item ids not in {args.data}: {unknown}")
-    profiles = load_profiles(args.profiles) if args.profiles else {}
+    profiles = read_profile_texts(args.profiles) if args.profiles else {}
     context = UserContext(profiles=profiles, history=train, max_history=args.max_history)
     backend_kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
     make = partial(

@@ -32,10 +32,10 @@ from llmrec.engines.ray_pool import RayEngine, run_plan
 from llmrec.engines.shards import KEY, ShardPlan
 
 if TYPE_CHECKING:
+    from llmrec.context import UserContext
     from llmrec.data.records import InteractionDataset, Item
     from llmrec.embeddings.encoder import UserEncoder
     from llmrec.embeddings.store import EmbeddingTable
-    from llmrec.judge.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge, PointwiseJudgment
     from llmrec.profiles.builder import ProfileBuilder
     from llmrec.profiles.schema import ProfileRecord

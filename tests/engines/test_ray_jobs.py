@@ -137,7 +137,7 @@ def test_plan_of_another_job_is_refused(tmp_path):
 
 
 def test_judge_job_equals_single_process(ray_cluster, tiny_llama_path, small_split, tmp_path):
-    from llmrec.judge.context import UserContext
+    from llmrec.context import UserContext
 
     train = small_split.train
     users = train.active_users()[:10]

@@ -29,7 +29,7 @@ def _chats(texts):
 
 @pytest.fixture(scope="module")
 def judge_chats(ml100k_split):
-    from llmrec.judge.context import UserContext, render_item
+    from llmrec.context import UserContext, render_item
 
     train = ml100k_split.train
     ctx = UserContext(history=train, max_history=10)

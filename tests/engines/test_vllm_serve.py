@@ -45,7 +45,7 @@ def test_profile_job_through_server_equals_transformers(served, hf_smol, ml100k_
 
 
 def test_logprob_judge_through_server(served, hf_smol, ml100k_split):
-    from llmrec.judge.context import UserContext
+    from llmrec.context import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
 
     train = ml100k_split.train
