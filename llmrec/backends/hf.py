@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
-from llmrec.backends.prefill import CPU_ROWS_PER_PASS, prefill_rows
+from llmrec.backends.prefill import CPU_ROWS_PER_PASS, cache_kwarg, prefill_rows
 from llmrec.control_tokens import neutralise, tokenizer_special_tokens
 
 logger = logging.getLogger(__name__)
@@ -287,7 +287,7 @@ class TransformersBackend:
                 input_ids, attention = self._pad_left(prompts)
             else:
                 input_ids, attention = ready.input_ids, ready.attention_mask
-                extra["cache"] = ready.cache
+                extra[cache_kwarg(self.model)] = ready.cache
             if params.temperature > 0 and params.seed is not None:
                 seeds = [row_seed(params.seed, encoded[rows[r][0]], rows[r][1]) for r in batch]
                 sampler = RowSeededSampler(seeds, params.temperature, params.top_p)

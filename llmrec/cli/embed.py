@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from llmrec.cli._engine import add_engine_args, ray_engine
+
 NAME = "embed"
 HELP = "instruction-aware user embeddings: encode users, train on UserQA, evaluate"
 
@@ -41,6 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     users.add_argument(
         "--out", required=True, help="output table (.safetensors or .parquet, with ids)"
     )
+    add_engine_args(users, shard_size=1024)
     users.set_defaults(func=_users)
 
     train = sub.add_parser(
@@ -99,8 +102,7 @@ def _users(args: argparse.Namespace) -> int:
 
     from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
-    from llmrec.embeddings.encoder import UserEncoder
-    from llmrec.embeddings.residual import ResidualUserModel, is_residual
+    from llmrec.embeddings.residual import load_user_model
 
     data = load_dataset(args.data)
     dataset = leave_one_out(data).train if args.split == "loo" else data
@@ -109,15 +111,27 @@ def _users(args: argparse.Namespace) -> int:
         kwargs["max_history_tokens"] = args.max_history_tokens
     if args.sources:
         kwargs["sources"] = tuple(args.sources)
-    if is_residual(args.model):
-        encoder = ResidualUserModel.load(args.model, device=args.device, **kwargs)
-    else:
-        encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
     profiles = read_profile_texts(args.profiles) if args.profiles else None
-    table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
+    if args.engine == "ray":
+        from functools import partial
+
+        from llmrec.engines.jobs import embed_users_job, make_user_encoder
+
+        kwargs["show_progress"] = False
+        make = partial(make_user_encoder, args.model, args.device, **kwargs)
+        settings = {"model": str(args.model), "data": str(args.data), "split": args.split}
+        table = embed_users_job(
+            make, dataset, dataset.active_users(), args.out, ray_engine(args), args.instruction,
+            profiles, settings,
+        )  # fmt: skip
+        encoder = None
+    else:
+        encoder = load_user_model(args.model, device=args.device, **kwargs)
+        table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
     table.metadata["split"] = args.split
     print(f"{len(table)} users x {table.dim} -> {table.save(args.out)}")
     if args.items:
+        encoder = encoder or load_user_model(args.model, device=args.device, **kwargs)
         items = encoder.encode_items(dataset.items)
         print(f"{len(items)} items x {items.dim} -> {items.save(Path(args.items))}")
     return 0

@@ -223,3 +223,16 @@ class ResidualUserModel:
             "dataset": dataset.name,
         }
         return EmbeddingTable(ids, vectors, meta)
+
+
+def load_user_model(folder: str | Path, device: str | None = None, **kwargs: Any):
+    """Load a saved user encoder of either kind: a :class:`ResidualUserModel` folder or a
+    :class:`~llmrec.embeddings.encoder.UserEncoder` (any sentence-transformers model or alias).
+
+    Both have ``encode_users`` and ``encode_items``, so callers need not know which it is.
+    """
+    if is_residual(folder):
+        return ResidualUserModel.load(folder, device=device, **kwargs)
+    from llmrec.embeddings.encoder import UserEncoder
+
+    return UserEncoder.load(folder, device=device, **kwargs)
