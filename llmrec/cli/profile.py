@@ -54,7 +54,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--temperature", type=float, default=0.0)
     model.add_argument("--seed", type=int, default=None)
     model.add_argument(
-        "--repetition-penalty", type=float, default=1.1, help="1.0 = off (default 1.1)"
+        "--repetition-penalty",
+        type=float,
+        default=None,
+        help="1.0 = off (default: the profile builder's, 1.1)",
     )
     model.add_argument("--cache", default=None, help="response cache file (default in LLMREC_HOME)")
     model.add_argument("--no-cache", action="store_true", help="always call the model")
@@ -111,7 +114,11 @@ def main(args: argparse.Namespace) -> int:
     from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
     from llmrec.paths import home
-    from llmrec.profiles.builder import DEFAULT_MAX_NEW_TOKENS, ProfileBuilder
+    from llmrec.profiles.builder import (
+        DEFAULT_MAX_NEW_TOKENS,
+        DEFAULT_REPETITION_PENALTY,
+        ProfileBuilder,
+    )
     from llmrec.profiles.job import merge_parts, parse_shard, run_profile_job
     from llmrec.profiles.strategies import make_strategy
 
@@ -162,7 +169,11 @@ def main(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
         temperature=args.temperature,
         seed=args.seed,
-        repetition_penalty=args.repetition_penalty,
+        repetition_penalty=(
+            DEFAULT_REPETITION_PENALTY
+            if args.repetition_penalty is None
+            else args.repetition_penalty
+        ),
     )
     builder_kwargs = {
         "strategy": strategy,

@@ -215,6 +215,9 @@ def probe(vectors: np.ndarray, labels: Sequence[str], folds: int = 5, seed: int 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rare occupations have fewer members than folds
         for train_idx, test_idx in splitter.split(vectors, y):
+            if len(np.unique(y[train_idx])) < 2:  # few users: a fold can hold one class only
+                pred[test_idx] = y[train_idx][0]
+                continue
             clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=PROBE_C))
             clf.fit(vectors[train_idx], y[train_idx])
             pred[test_idx] = clf.predict(vectors[test_idx])
@@ -638,7 +641,7 @@ def evaluate_embeddings(
         "folds": folds,
         "n_boot": n_boot,
         "seed": seed,
-        "popmatched_negatives": popmatched_negatives,
+        "popmatched_negatives": 0 if popmatched is None else popmatched.shape[1] - 1,
         "gold": gold is not None,
         "inputs": "training history only (attributes withheld)",
     }
@@ -655,10 +658,28 @@ def popularity_matched_candidates(split: Any, users: list[str], n: int, seed: in
     """``(len(users), 1 + n)``: each user's test item, then ``n`` negatives from its training-
     popularity decile that the user has not interacted with (training or validation), via
     :func:`llmrec.data.sampling.popularity_matched_negatives`. Users without a test item get
-    ``-1`` rows (they are not scored)."""
+    ``-1`` rows (they are not scored). A catalogue too small for ``n`` negatives per user (a
+    small synthetic world) gets the most every user can have, with a warning; the result's
+    width says how many were used."""
     from llmrec.data.sampling import popularity_matched_negatives
 
     test = split.test.interactions.drop_duplicates("user_id").set_index("user_id")["item_id"]
+    seen: dict[str, set] = {}
+    for part in (split.train, split.valid):
+        for uid, items in part.interactions.groupby("user_id")["item_id"]:
+            seen.setdefault(uid, set()).update(items)
+    wanted = set(users)
+    room = min(
+        (
+            len(split.train.item_ids) - len(seen.get(u, set()) | {test[u]})
+            for u in test.index
+            if u in wanted
+        ),
+        default=n,
+    )
+    if room < n:
+        logger.warning("only %d popularity-matched negatives fit every user (asked %d)", room, n)
+        n = max(room, 0)
     out = np.full((len(users), 1 + n), -1, dtype=np.int64)
     rows = [i for i, u in enumerate(users) if u in test.index]
     targets = [test[users[i]] for i in rows]

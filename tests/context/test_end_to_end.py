@@ -93,7 +93,9 @@ def test_judge_validate_takes_the_file(profile_file, world, tiny_llama_path, tmp
          "--out", str(out)]
     )  # fmt: skip
     assert code == 0
-    result = json.loads((out / f"validate_{folder.name}_logprob.json").read_text())
+    result = json.loads(
+        (out / f"validate_{folder.name}_heldout_logprob_popularity.json").read_text()
+    )
     assert result["users"] == 4 and result["judgments_per_view"] == 12
     assert result["profiles"]["users"] == 10
     # what the judge is shown is the file's text, delimited

@@ -211,10 +211,12 @@ def test_optional_sft_step_trains_on_the_pipelines_data(first_run, config, tmp_p
 
 
 def test_embeddings_step_trains_on_the_pipelines_data(first_run, config, world_dir, tmp_path):
-    """The demo's embeddings step (on by default) on the tiny encoder: the packaged answer-bank
+    """The demo's embeddings step (on by default) on the tiny encoder: the packaged residual
     recipe trains on the pipeline's dataset and users, then both encoders are evaluated."""
     import dataclasses
     import shutil
+
+    from llmrec.embeddings.residual import is_residual
 
     moved = tmp_path / "run"
     shutil.copytree(first_run.out, moved)
@@ -227,9 +229,9 @@ def test_embeddings_step_trains_on_the_pipelines_data(first_run, config, world_d
     result = again.records["embeddings"]["result"]
     folder = moved / "embeddings" / "encoder"
     training = json.loads((folder / CONFIG_NAME).read_text())["training"]
-    # The packaged answer-bank recipe, on the pipeline's dataset and its number of users.
+    # The packaged residual recipe, on the pipeline's dataset and its number of users.
     assert training["dataset"] == str(world_dir) and training["users"] == 12
-    assert training["answer_bank"] is not None
+    assert is_residual(folder)
     losses = [row["loss"] for row in training["log_history"] if "loss" in row]
     assert losses and np.isfinite(losses).all()
     assert result["encoder"] == str(folder)

@@ -44,7 +44,7 @@ from llmrec.data.records import Interaction, InteractionDataset
 from llmrec.data.sampling import negatives_for_user
 from llmrec.data.splits import Split
 from llmrec.metrics.stats import roc_auc
-from llmrec.profiles.builder import ProfileBuilder
+from llmrec.profiles.builder import DEFAULT_REPETITION_PENALTY, ProfileBuilder
 from llmrec.profiles.strategies import RecentWindow
 from llmrec.prompts import render_chat
 
@@ -164,8 +164,12 @@ def sample_profiles(
     seed: int = 0,
     chunk_tasks: int = 64,
     top_p: float = 1.0,
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
 ) -> list[list[str]]:
     """``n`` profiles per task from the generator (greedy, one repeated, when temperature is 0).
+
+    Decoding matches ``llmrec profile`` (the builder's repetition penalty by default), so the
+    profiles DPO ranks are the ones the trained writer will produce.
 
     ``top_p`` below 1 samples from the nucleus only (small models write incoherent text at
     temperature 1.0 over the full vocabulary). Tasks go to the backend ``chunk_tasks`` at a time (each chunk is batched by the backend);
@@ -178,7 +182,12 @@ def sample_profiles(
         raise ValueError(f"chunk_tasks must be >= 1, got {chunk_tasks}")
     k = n if temperature > 0 else 1
     params = GenerationParams(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, n=k, seed=seed
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        n=k,
+        seed=seed,
+        repetition_penalty=repetition_penalty,
     )
     out: list[list[str]] = []
     for start in range(0, len(tasks), chunk_tasks):
