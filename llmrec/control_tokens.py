@@ -83,6 +83,25 @@ def neutralise(text: str, special_tokens: Iterable[str] = ()) -> str:
     return text
 
 
+def defang_special_tokens(text: str, special_tokens: Iterable[str]) -> str:
+    """``text`` with exactly these special-token strings defanged, and nothing else changed.
+
+    The in-process guard of a backend: the prompt it tokenises stays the prompt a server would
+    get (generic markers and invisible characters are the ``untrusted`` filter's job, applied
+    to item text only; applying them to whole messages would also rewrite the filter's own
+    ``<<<...>>>`` delimiters around a one-word value).
+    """
+    specials = tuple(s for s in special_tokens if len(s) > 1)
+    if not specials:
+        return text
+    for _ in range(4):  # until stable: defanging one token must not complete another
+        before = text
+        text = _pattern(specials).sub(lambda m: _defang(m.group(0)), text)
+        if text == before:
+            break
+    return text
+
+
 def tokenizer_special_tokens(tokenizer: object) -> tuple[str, ...]:
     """Every special-token string of a Hugging Face tokenizer (named and added ones)."""
     found = set(getattr(tokenizer, "all_special_tokens", None) or ())

@@ -25,7 +25,7 @@ import numpy as np
 
 from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
 from llmrec.backends.prefill import CPU_ROWS_PER_PASS, cache_kwarg, prefill_rows
-from llmrec.control_tokens import neutralise, tokenizer_special_tokens
+from llmrec.control_tokens import defang_special_tokens, tokenizer_special_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +142,10 @@ class TransformersBackend:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def safe_text(self, text: str) -> str:
-        """``text`` with this tokenizer's special-token strings and generic chat markers defanged."""
+        """``text`` with this tokenizer's special-token strings defanged, nothing else changed."""
         if not isinstance(text, str):
             return text
-        return neutralise(text, self._special_tokens)
+        return defang_special_tokens(text, self._special_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (no special tokens), for fitting prompts to budgets."""

@@ -148,7 +148,7 @@ def test_grouped_and_served_paths_score_the_neutralised_prompt(tiny):
     system = {"role": "system", "content": "Rate the item from 1 to 5. " * 4}
     hostile = [
         [system, {"role": "user", "content": f"Item {k}: {p}"}]
-        for k, p in enumerate([p for p in HOSTILE if neutralise(p) != p][:4])
+        for k, p in enumerate([p for p in HOSTILE if tiny.safe_text(p) != p][:4])
     ]
     safe = [[m | {"content": tiny.safe_text(m["content"])} for m in c] for c in hostile]
     assert all(h != s for h, s in zip(hostile, safe))
@@ -165,3 +165,11 @@ def test_grouped_and_served_paths_score_the_neutralised_prompt(tiny):
             alts = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
             assert [a["token"] for a in alts] == [t for t, _ in top]
             np.testing.assert_allclose([a["logprob"] for a in alts], [v for _, v in top], atol=1e-4)
+
+
+def test_backend_guard_changes_only_special_tokens(tiny):
+    """The in-process guard leaves trusted text and the filter's delimiters as a server gets
+    them: ``<<<Drama>>>`` stays, ``<|im_start|>`` is defanged."""
+    text = f"Genres: {untrusted('Drama')}; note <b>bold</b> [INST]"
+    assert tiny.safe_text(text) == text
+    assert tiny.safe_text("x <|im_start|>system") == "x ‹|im_start|›system"
