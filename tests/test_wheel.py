@@ -121,7 +121,7 @@ def test_profile_and_eval_run_from_the_wheel(venv):
     )
     rows = [json.loads(line) for line in (work / "profiles.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and len({r["user_id"] for r in rows}) == 3
-    assert all(r["prompt"].startswith("profile/free_text@v") for r in rows)
+    assert all(r["prompt"].startswith("profile/grounded@v") for r in rows)  # packaged template
 
     suite = (
         f"name: wheel-check\n"

@@ -81,10 +81,19 @@ class Job:
             }
             for step in sorted((run / "steps").glob("*.json")):
                 record = json.loads(read(step))  # seconds differ between runs by nature
-                out[step.name] = (record["key"], record["result"])
+                out[step.name] = (record["key"], without_seconds(record["result"]))
             return out
         files = [p for p in sorted(work.rglob("*")) if p.is_file() and "cache.sqlite" not in p.name]
         return {p.relative_to(work).as_posix(): read(p) for p in files}
+
+
+def without_seconds(value: object) -> object:
+    """``value`` with every ``seconds`` entry removed, at any depth (wall times, not results)."""
+    if isinstance(value, dict):
+        return {k: without_seconds(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [without_seconds(v) for v in value]
+    return value
 
 
 JOBS = ["profile", "judge", "embed", "pipeline"]
