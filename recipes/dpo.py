@@ -5,7 +5,7 @@ Ready to paste (from the repository root):
     accelerate launch --config_file recipes/accelerate_configs/single_cpu.yaml \
         recipes/dpo.py --config recipes/smollm2/dpo/config_lora_cpu.yaml
 
-    # tiny random model, seconds:
+    # tiny random model, seconds; from an install: python -m llmrec.recipes.dpo --config ...
     python recipes/dpo.py --config recipes/tiny-random/dpo/config_tiny.yaml
 
     # GPU, bf16 / QLoRA 4-bit, DDP over all local GPUs:
@@ -26,7 +26,7 @@ import json
 import os
 import time
 
-from llmrec.training.dpo_data import DPOScriptArguments
+from llmrec.training.dpo.data import DPOScriptArguments
 
 
 def main(script_args, training_args, model_args) -> dict:
@@ -36,30 +36,30 @@ def main(script_args, training_args, model_args) -> dict:
     import numpy as np
     from trl import DPOTrainer, get_peft_config
 
-    from llmrec.training import common
-    from llmrec.training.dpo_data import (
+    from llmrec.training import reporting, runtime
+    from llmrec.training.dpo.data import (
         build_dpo_data,
         evaluate_generator,
         train_log_summary,
         write_eval_profiles,
     )
 
-    common.check_device(training_args, model_args, script_args.require_gpu)
+    runtime.check_device(training_args, model_args, script_args.require_gpu)
     started = time.perf_counter()
-    model, tokenizer = common.load_model_and_tokenizer(model_args, training_args)
+    model, tokenizer = runtime.load_model_and_tokenizer(model_args, training_args)
     seconds = {"load_model": time.perf_counter() - started}
     data = build_dpo_data(
         script_args, model, tokenizer, model_args.model_name_or_path, seed=training_args.seed
     )
     seconds.update(data.seconds)
     before = None
-    if script_args.eval_before_after and common.is_main_process():
+    if script_args.eval_before_after and runtime.is_main_process():
         start = time.perf_counter()
         before = evaluate_generator(model, tokenizer, data, script_args)
         seconds["eval_before"] = time.perf_counter() - start
     callbacks = []
     if script_args.write_rank_fingerprints:
-        callbacks.append(common.make_rank_fingerprint_callback(training_args.output_dir))
+        callbacks.append(runtime.make_rank_fingerprint_callback(training_args.output_dir))
     start = time.perf_counter()
     trainer = DPOTrainer(
         model=model,
@@ -91,7 +91,7 @@ def main(script_args, training_args, model_args) -> dict:
             after = evaluate_generator(model, tokenizer, data, script_args)
             seconds["eval_after"] = time.perf_counter() - start
             metrics.update(
-                common.before_after_metrics(before[1], after[1], "auc", training_args.seed)
+                reporting.before_after_metrics(before[1], after[1], "auc", training_args.seed)
             )
             metrics["eval_profiles_changed"] = float(
                 sum(a != b for a, b in zip(before[0], after[0])) / max(1, len(before[0]))
@@ -123,7 +123,7 @@ def main(script_args, training_args, model_args) -> dict:
             },
             "optimizer_steps": trainer.state.global_step,
         }
-        common.write_metrics(os.path.join(training_args.output_dir, "eval_metrics.json"), metrics)
+        runtime.write_metrics(os.path.join(training_args.output_dir, "eval_metrics.json"), metrics)
         trainer.accelerator.print(json.dumps(metrics, sort_keys=True, default=str))
     trainer.accelerator.wait_for_everyone()
     return {"metrics": metrics, "log_history": trainer.state.log_history, "trainer": trainer}
@@ -138,7 +138,7 @@ def make_parser():
 if __name__ == "__main__":
     import logging
 
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 

@@ -1,11 +1,17 @@
 """Train an instruction-aware user encoder (InstructUE-style) on UserQA built from ml-100k.
 
-Contrastive (MultipleNegativesRankingLoss, in-batch negatives) between user(data, instruction)
-and the answer's embedding, with an optional autoregressive term (a small causal LM generating
-the answer from the user embedding as a soft prefix). Saves a ``UserEncoder`` folder that
+Contrastive (InfoNCE) between user(data, instruction) and the answer's embedding, with an
+optional autoregressive term (a small causal LM generating the answer from the user embedding
+as a soft prefix), or the residual model (``residual: true``). The training itself is
+``llmrec.embeddings.train.run_training``, which ``llmrec embed train`` runs too. Saves a ``UserEncoder`` folder that
 ``llmrec embed users --model <output_dir>`` and ``llmrec embed eval --trained <output_dir>`` load.
 
-Ready to paste (CPU, about 18 minutes on one thread; measured in docs/embeddings.md):
+Ready to paste (CPU; measured in docs/embeddings.md). The residual model, history mean plus
+an instruction-conditioned map that starts at zero:
+
+    python recipes/embed.py --config recipes/minilm/embed/config_residual.yaml
+
+The answer-bank recipe (the whole encoder fine-tuned; about 18 minutes on one idle thread):
 
     python recipes/embed.py --config recipes/minilm/embed/config_bank.yaml
 
@@ -29,14 +35,10 @@ import logging
 
 
 def make_parser():
-    from sentence_transformers import SentenceTransformerTrainingArguments
-    from trl import TrlParser
+    # One parser for this script and `llmrec embed train`: both run the same run_training.
+    from llmrec.embeddings.train import make_parser
 
-    from llmrec.embeddings.train import EmbedModelArguments, EmbedScriptArguments
-
-    return TrlParser(
-        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
-    )
+    return make_parser()
 
 
 def main(script_args, training_args, model_args):

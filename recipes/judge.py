@@ -29,12 +29,12 @@ def main(script_args, training_args, model_args) -> dict:
     """Build the data, train, save the adapter and the list of training users."""
     from trl import SFTTrainer, get_peft_config
 
-    from llmrec.training import common
+    from llmrec.training import runtime
     from llmrec.training.judge_data import TRAIN_USERS_FILE, build_judge_data
 
-    common.check_device(training_args, model_args)
+    runtime.check_device(training_args, model_args)
     data = build_judge_data(script_args, seed=training_args.seed)
-    model, tokenizer = common.load_model_and_tokenizer(model_args, training_args)
+    model, tokenizer = runtime.load_model_and_tokenizer(model_args, training_args)
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -49,13 +49,13 @@ def main(script_args, training_args, model_args) -> dict:
         "train_users": len(data.train_users),
         "excluded_users": data.excluded,
         "labels": data.label_counts,
-        "losses": common.losses(trainer.state.log_history),
+        "losses": runtime.losses(trainer.state.log_history),
     }
     if trainer.accelerator.is_main_process:
         path = os.path.join(training_args.output_dir, TRAIN_USERS_FILE)
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(data.train_users, handle)
-        common.write_metrics(os.path.join(training_args.output_dir, "train_summary.json"), summary)
+        runtime.write_metrics(os.path.join(training_args.output_dir, "train_summary.json"), summary)
         trainer.accelerator.print(json.dumps({k: v for k, v in summary.items() if k != "losses"}))
     trainer.accelerator.wait_for_everyone()
     return {"summary": summary, "trainer": trainer}
@@ -68,7 +68,7 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
 
     script_args, training_args, model_args = parse_recipe_args(make_parser())
     main(script_args, training_args, model_args)

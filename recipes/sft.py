@@ -5,7 +5,7 @@ Ready to paste (from the repository root):
     accelerate launch --config_file recipes/accelerate_configs/single_cpu.yaml \
         recipes/sft.py --config recipes/smollm2/sft/config_lora_cpu.yaml
 
-    # tiny random model, seconds:
+    # tiny random model, seconds; from an install: python -m llmrec.recipes.sft --config ...
     python recipes/sft.py --config recipes/tiny-random/sft/config_tiny.yaml
 
     # GPU, bf16 / QLoRA 4-bit, DDP over all local GPUs:
@@ -22,22 +22,23 @@ from __future__ import annotations
 import json
 import os
 
-from llmrec.training.sft_data import SFTScriptArguments
+from llmrec.training.sft.arguments import SFTScriptArguments
 
 
 def main(script_args, training_args, model_args) -> dict:
     """Train, save and evaluate; returns ``{"metrics": ..., "log_history": ..., ...}``."""
     from trl import SFTTrainer, get_peft_config
 
-    from llmrec.training import common
-    from llmrec.training.sft_data import build_sft_data, evaluate_sft
+    from llmrec.training import runtime
+    from llmrec.training.sft.data import build_sft_data
+    from llmrec.training.sft.evaluation import evaluate_sft
 
-    common.check_device(training_args, model_args, script_args.require_gpu)
+    runtime.check_device(training_args, model_args, script_args.require_gpu)
     data = build_sft_data(script_args, seed=training_args.seed)
-    model, tokenizer = common.load_model_and_tokenizer(model_args, training_args)
+    model, tokenizer = runtime.load_model_and_tokenizer(model_args, training_args)
     callbacks = []
     if script_args.write_rank_fingerprints:
-        callbacks.append(common.make_rank_fingerprint_callback(training_args.output_dir))
+        callbacks.append(runtime.make_rank_fingerprint_callback(training_args.output_dir))
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -55,7 +56,7 @@ def main(script_args, training_args, model_args) -> dict:
         metrics = evaluate_sft(model, tokenizer, data, script_args, seed=training_args.seed)
         metrics["world_size"] = trainer.accelerator.num_processes
         metrics["train_examples"] = len(data.train)
-        common.write_metrics(os.path.join(training_args.output_dir, "eval_metrics.json"), metrics)
+        runtime.write_metrics(os.path.join(training_args.output_dir, "eval_metrics.json"), metrics)
         trainer.accelerator.print(json.dumps(metrics, sort_keys=True))
     trainer.accelerator.wait_for_everyone()
     return {"metrics": metrics, "log_history": trainer.state.log_history, "trainer": trainer}
@@ -68,7 +69,7 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
 
     script_args, training_args, model_args = parse_recipe_args(make_parser())
     main(script_args, training_args, model_args)

@@ -52,7 +52,7 @@ def run_bare(recipe, overrides: list[str], out: str) -> list[dict]:
     from trl import SFTConfig, SFTTrainer, get_peft_config
 
     from llmrec.models import resolve_model
-    from llmrec.training.sft_data import build_sft_data
+    from llmrec.training.sft.data import build_sft_data
 
     script_args, training_args, model_args = recipe.make_parser().parse_args_and_config(
         [*overrides, "--output_dir", out]

@@ -60,6 +60,20 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return "transformers", {"model": spec}
 
 
+def check_spec(spec: str) -> None:
+    """Fail at once when a spec names a local model that does not exist (before any loading).
+
+    Server specs (``openai:...``) are left to the server; model names (aliases, hub ids, paths,
+    also behind ``vllm:``) go through :func:`llmrec.models.check_model_name`, which raises
+    :class:`~llmrec.models.ModelNotFoundError` saying what the name is not.
+    """
+    kind, args = parse_spec(spec)
+    if kind != "openai":
+        from llmrec.models import check_model_name
+
+        check_model_name(args["model"])
+
+
 def load_backend(spec: str | Backend, cache: str | os.PathLike | None = None, **kwargs: Any):
     """A backend from a spec string (see the module table), or ``spec`` itself if it is one.
 

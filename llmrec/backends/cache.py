@@ -36,6 +36,29 @@ logger = logging.getLogger(__name__)
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (or create) the cache: WAL, a busy timeout, and a clear error for a bad file.
+
+    WAL lets readers run while one process writes; ``synchronous=NORMAL`` keeps every
+    committed answer across a killed process (only a power cut may lose the last ones); the
+    busy timeout makes a second writer wait instead of failing with "database is locked".
+    """
+    try:
+        db = sqlite3.connect(path, timeout=60, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=60000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(SCHEMA)
+        db.commit()
+        db.execute("SELECT key, value FROM responses LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as err:
+        raise ValueError(
+            f"{path}: not a usable llmrec response cache ({err}); move it away or pass another "
+            "cache path (the cache only saves model calls, deleting it loses no results)"
+        ) from err
+    return db
+
+
 class CachedBackend:
     """A :class:`~llmrec.backends.base.Backend` that answers repeated requests from SQLite.
 
@@ -54,10 +77,7 @@ class CachedBackend:
         self.fingerprint = backend.fingerprint
         self.hits = 0
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(SCHEMA)
-        self._db.commit()
+        self._db = _open(self.path)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes the wrapper lacks: delegate to the wrapped backend.
@@ -90,12 +110,15 @@ class CachedBackend:
         return found
 
     def _put(self, entries: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in entries.items()],
-            )
-            self._db.commit()
+        try:
+            with self._lock, self._db:  # one transaction: all of a batch's answers or none
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in entries.items()],
+                )
+        except sqlite3.OperationalError as err:
+            # A full disk or a read-only folder: the answers are still returned, only not kept.
+            logger.warning("%s: could not store %d answers (%s)", self.path, len(entries), err)
 
     def _cached(
         self,

@@ -23,7 +23,13 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from llmrec.backends.base import Backend, Chat
-from llmrec.backends.prefill import MIN_SHARED_TOKENS, common_prefix_length, layout
+from llmrec.backends.prefill import (
+    MIN_SHARED_TOKENS,
+    _cache_of,
+    cache_kwarg,
+    common_prefix_length,
+    layout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +101,15 @@ def _score_group(backend, rows: list[list[int]], shared: int, index) -> np.ndarr
     input_ids, suffix_mask = ids[:, shared:].to(device), attention[:, shared:]  # (n, S)
     n = len(rows)
     with torch.inference_mode():
-        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+        cache = _cache_of(model(input_ids=prefix, use_cache=True, logits_to_keep=1))
         cache.batch_repeat_interleave(n)
         positions = (shared + suffix_mask.cumsum(-1) - 1).clamp(min=shared)  # (n, S)
         logits = model(
             input_ids=input_ids,
             attention_mask=attention,
             position_ids=positions,
-            cache=cache,
             use_cache=True,
+            **{cache_kwarg(model): cache},
             logits_to_keep=1,
         ).logits[:, -1, :]  # (n, vocab)
         logprobs = torch.log_softmax(logits.float(), dim=-1)[:, index]  # (n, n_candidates)

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
-from llmrec.backends.prefill import CPU_ROWS_PER_PASS, prefill_rows
+from llmrec.backends.prefill import CPU_ROWS_PER_PASS, cache_kwarg, prefill_rows
+from llmrec.control_tokens import neutralise, tokenizer_special_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class TransformersBackend:
         self.batch_size = batch_size
         self.max_input_tokens = max_input_tokens
         self.usage = UsageStats()
+        self._special_tokens = tokenizer_special_tokens(tokenizer)
         self.device = next(model.parameters()).device
         if getattr(tokenizer, "chat_template", None) is None:
             raise ValueError(
@@ -133,8 +135,17 @@ class TransformersBackend:
     # -- encoding ---------------------------------------------------------------------------
     def encode_chat(self, chat: Chat) -> list[int]:
         """Token ids of a chat rendered with its template and the generation prompt."""
-        text = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        # Message text is data: its special-token strings are neutralised, so control ids come
+        # only from the template (a title holding "<|im_start|>" cannot open a turn).
+        safe = [{**m, "content": self.safe_text(m["content"])} for m in chat]
+        text = self.tokenizer.apply_chat_template(safe, add_generation_prompt=True, tokenize=False)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def safe_text(self, text: str) -> str:
+        """``text`` with this tokenizer's special-token strings and generic chat markers defanged."""
+        if not isinstance(text, str):
+            return text
+        return neutralise(text, self._special_tokens)
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` (no special tokens), for fitting prompts to budgets."""
@@ -276,7 +287,7 @@ class TransformersBackend:
                 input_ids, attention = self._pad_left(prompts)
             else:
                 input_ids, attention = ready.input_ids, ready.attention_mask
-                extra["cache"] = ready.cache
+                extra[cache_kwarg(self.model)] = ready.cache
             if params.temperature > 0 and params.seed is not None:
                 seeds = [row_seed(params.seed, encoded[rows[r][0]], rows[r][1]) for r in batch]
                 sampler = RowSeededSampler(seeds, params.temperature, params.top_p)
@@ -365,7 +376,7 @@ class TransformersBackend:
         cont_lengths: list[int] = []
         for i, conts in enumerate(continuations):
             for j, text in enumerate(conts):
-                cont = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                cont = self.tokenizer(self.safe_text(text), add_special_tokens=False)["input_ids"]
                 if not cont:
                     raise ValueError(f"continuation {j} of chat {i} is empty: {text!r}")
                 pairs.append((i, j))

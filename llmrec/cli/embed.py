@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from llmrec.cli._engine import add_engine_args, ray_engine
+
 NAME = "embed"
 HELP = "instruction-aware user embeddings: encode users, train on UserQA, evaluate"
 
@@ -41,6 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     users.add_argument(
         "--out", required=True, help="output table (.safetensors or .parquet, with ids)"
     )
+    add_engine_args(users, shard_size=1024)
     users.set_defaults(func=_users)
 
     train = sub.add_parser(
@@ -72,6 +75,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="rows to compute (default all): history_mean base_no_instruction base_instruction "
         "trained_no_instruction trained_instruction",
     )
+    ev.add_argument(
+        "--baselines",
+        nargs="*",
+        default=["most_popular", "ease"],
+        help="retrieval baselines fit on the training interactions: most_popular ease "
+        "(default both; none: pass the flag alone)",
+    )
+    ev.add_argument(
+        "--popmatched-negatives",
+        type=int,
+        default=99,
+        help="popularity-matched negatives per test item for the pm_* metrics (0: none)",
+    )
+    ev.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache of a residual model's text embeddings (heads sharing a frozen text encoder)",
+    )
     ev.add_argument("--out", default="results.json", help="where to write results.json")
     ev.set_defaults(func=_eval)
 
@@ -81,7 +102,7 @@ def _users(args: argparse.Namespace) -> int:
 
     from llmrec.context.profile_files import read_profile_texts
     from llmrec.data import leave_one_out, load_dataset
-    from llmrec.embeddings.encoder import UserEncoder
+    from llmrec.embeddings.residual import load_user_model
 
     data = load_dataset(args.data)
     dataset = leave_one_out(data).train if args.split == "loo" else data
@@ -90,30 +111,60 @@ def _users(args: argparse.Namespace) -> int:
         kwargs["max_history_tokens"] = args.max_history_tokens
     if args.sources:
         kwargs["sources"] = tuple(args.sources)
-    encoder = UserEncoder.load(args.model, device=args.device, **kwargs)
     profiles = read_profile_texts(args.profiles) if args.profiles else None
-    table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
+    if args.engine == "ray":
+        from functools import partial
+
+        from llmrec.engines.jobs import embed_users_job, make_user_encoder
+
+        kwargs["show_progress"] = False
+        make = partial(make_user_encoder, args.model, args.device, **kwargs)
+        settings = {"model": str(args.model), "data": str(args.data), "split": args.split}
+        table = embed_users_job(
+            make, dataset, dataset.active_users(), args.out, ray_engine(args), args.instruction,
+            profiles, settings,
+        )  # fmt: skip
+        encoder = None
+    else:
+        encoder = load_user_model(args.model, device=args.device, **kwargs)
+        table = encoder.encode_users(dataset, instruction=args.instruction, profiles=profiles)
     table.metadata["split"] = args.split
     print(f"{len(table)} users x {table.dim} -> {table.save(args.out)}")
     if args.items:
+        encoder = encoder or load_user_model(args.model, device=args.device, **kwargs)
         items = encoder.encode_items(dataset.items)
         print(f"{len(items)} items x {items.dim} -> {items.save(Path(args.items))}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from sentence_transformers import SentenceTransformerTrainingArguments
-    from trl import TrlParser
+    from llmrec.embeddings.train import make_parser, run_training
 
-    from llmrec.embeddings.train import EmbedModelArguments, EmbedScriptArguments, run_training
-
-    parser = TrlParser(
-        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
-    )
+    parser = make_parser()  # the recipe's parser (recipes/embed.py), so both train one way
     argv = ["--config", args.config] + [a for a in args.overrides if a != "--"]
     script_args, training_args, model_args = parser.parse_args_and_config(argv)
     print(f"saved the user encoder to {run_training(script_args, training_args, model_args)}")
     return 0
+
+
+RANKERS = ("most_popular", "ease")
+
+
+def retrieval_baselines(names: list[str]) -> dict:
+    """``{name: fit_and_score(train, users)}`` for the named recommenders of
+    :mod:`llmrec.evaluation.recommenders` (this layer may import them; the embeddings layer may
+    not)."""
+    from llmrec.evaluation.recommenders import EASE, MostPopular
+
+    classes = {"most_popular": MostPopular, "ease": EASE}
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; allowed: {list(classes)}")
+
+    def runner(cls):
+        return lambda train, users: cls().fit(train).score_users(users)
+
+    return {name: runner(classes[name]) for name in names}
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -136,14 +187,18 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device,
         show_progress=True,
         methods=args.methods,
+        rankers=retrieval_baselines(args.baselines),
+        popmatched_negatives=args.popmatched_negatives,
+        cache_dir=args.cache_dir,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
     print(result["table"])
     print(f"majority-class accuracy: {result['majority']}")
-    for name, marks in result["verdict"].items():
-        counts = {v: sum(m == v for m in marks.values()) for v in ("better", "tie", "worse")}
-        print(f"{name} vs base_no_instruction (paired 95% CI), metrics: {counts}")
+    for ref, per_method in result["verdict"].items():
+        for name, marks in per_method.items():
+            counts = {v: sum(m == v for m in marks.values()) for v in ("better", "tie", "worse")}
+            print(f"{name} vs {ref} (paired 95% CI), metrics: {counts}")
     print(f"wrote {out} ({result['seconds']} s)")
     return 0

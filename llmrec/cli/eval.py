@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from llmrec.cli._engine import add_engine_args, ray_engine
+
 NAME = "eval"
 HELP = "run an offline evaluation suite (metrics with CIs, paired tests, Markdown/HTML report)"
 
@@ -19,6 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-users", type=int, help="evaluate a seeded sample of users")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_args(parser)
     parser.set_defaults(func=_run)
 
 
@@ -35,7 +38,12 @@ def _run(args: argparse.Namespace) -> int:
         config.recommenders = [r for r in config.recommenders if r.label in args.only]
     if args.max_users:
         config.protocol.max_users = args.max_users
-    out = run_suite(config, out_dir=args.out, progress=not args.quiet)
+    evaluate_fn = None
+    if args.engine == "ray":
+        from llmrec.engines.ranking import ray_evaluate_fn
+
+        evaluate_fn = ray_evaluate_fn(ray_engine(args, progress=False))
+    out = run_suite(config, out_dir=args.out, progress=not args.quiet, evaluate_fn=evaluate_fn)
     res = out.results
     width = max(len(n) for n in res["systems"])
     print(f"{'system':<{width}}  " + "  ".join(f"{m:>26}" for m in res["metrics"]))

@@ -6,11 +6,14 @@ Examples:
     llmrec judge validate --data synthetic --users 40 --out runs/judge
     llmrec judge compare --data ml-100k --a runs/bpr.jsonl --b runs/pop.jsonl --k 10
     llmrec judge injection --data ml-100k --users 30 --out runs/judge
+    llmrec judge score --data ml-100k --pairs pairs.csv --out scores.jsonl --engine ray
 """
 
 from __future__ import annotations
 
 import argparse
+
+from llmrec.cli._engine import add_engine_args, ray_engine
 
 NAME = "judge"
 HELP = "profile-aware LLM judge: validity, calibration, recommender comparison, injection"
@@ -93,8 +96,34 @@ def register(parser: argparse.ArgumentParser) -> None:
     inj.add_argument("--items-per-user", type=int, default=2)
     inj.add_argument("--sees", default="profile", choices=["profile", "history", "both"])
     inj.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
-    inj.add_argument("--attacks", default=None, help="comma-separated attack names (default all)")
+    inj.add_argument(
+        "--attacks",
+        default=None,
+        help="comma-separated attack names (default all); with --payloads, payload names",
+    )
+    inj.add_argument(
+        "--payloads",
+        default=None,
+        help="JSONL payload corpus (tests/data/injection/payloads.jsonl): pointwise shift per "
+        "payload and per class against clean twins, instead of the built-in attacks",
+    )
     inj.set_defaults(func=_injection)
+
+    score = sub.add_parser("score", help="pointwise judge scores of (user, item) pairs, as a job")
+    score.add_argument("--data", default="ml-100k", help="dataset name or path")
+    score.add_argument("--pairs", required=True, help="CSV/TSV/JSONL/Parquet with user_id, item_id")
+    score.add_argument("--out", required=True, help="output JSONL: one judgment per pair")
+    score.add_argument("--model", default="smollm2-135m-instruct", help="judge backend spec")
+    score.add_argument("--batch-size", type=int, default=None, help="prompts per forward pass")
+    score.add_argument("--cache", default=None, help="SQLite response cache for the backend")
+    score.add_argument(
+        "--profiles", default=None, help="profiles JSONL (needed unless --sees history)"
+    )
+    score.add_argument("--sees", default="history", choices=["profile", "history", "both"])
+    score.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
+    score.add_argument("--max-history", type=int, default=20, help="history items shown (20)")
+    add_engine_args(score, shard_size=256)
+    score.set_defaults(func=_score)
 
 
 def _setup(args: argparse.Namespace):
@@ -203,7 +232,7 @@ def check_disjoint(adapter: str, users: list[str]) -> None:
 
 def facts_profiles(train, users: list[str]) -> dict[str, str]:
     """The grounded facts of each user as profile text (deterministic, no model call)."""
-    from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
+    from llmrec.context.facts import FactsConfig, base_shares, user_facts
     from llmrec.prompts import render
 
     base = base_shares(train)
@@ -346,11 +375,32 @@ def _injection(args: argparse.Namespace) -> int:
     users = sample_users(eligible, args.users, args.seed)
     profiles = _profiles(args, backend, split, users) if args.sees != "history" else {}
     ctx = UserContext(profiles=profiles, history=split.train, max_history=args.max_history)
-    names = args.attacks.split(",") if args.attacks else None
-    attacks = attacks_by_name(names)
     cands = heldout_candidates(split, users, max(2, args.items_per_user), args.seed)
     items = split.train.items
     pairs = [(u, items[i]) for u, pos, negs in cands for i in [pos, *negs][: args.items_per_user]]
+    if args.payloads:
+        from llmrec.judge.injection import (
+            format_payload_classes,
+            load_payloads,
+            measure_payload_classes,
+        )
+
+        judge = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
+        payloads = load_payloads(args.payloads)
+        if args.attacks:  # a subset of the corpus, by payload name
+            wanted = set(args.attacks.split(","))
+            unknown = wanted - {a.name for a in payloads}
+            if unknown:
+                raise ValueError(f"--attacks: {sorted(unknown)} are not in {args.payloads}")
+            payloads = [a for a in payloads if a.name in wanted]
+        result = measure_payload_classes(judge, pairs, payloads, args.seed)
+        result.update(model=args.model, data=args.data, judge=judge.describe())
+        result["payload_file"] = str(args.payloads)
+        print(format_payload_classes(result))
+        _write(result, args.out, f"injection_payloads_{args.data}_{args.mode}_{args.sees}")
+        return 0
+    names = args.attacks.split(",") if args.attacks else None
+    attacks = attacks_by_name(names)
     triples = [(u, items[negs[0]], items[negs[1]]) for u, _, negs in cands]
     pointwise = PointwiseJudge(backend, ctx, sees=args.sees, mode=args.mode, progress=True)
     pairwise = PairwiseJudge(backend, ctx, sees=args.sees, mode=args.mode)
@@ -364,4 +414,64 @@ def _injection(args: argparse.Namespace) -> int:
     }
     print(format_injection(result))
     _write(result, args.out, f"injection_{args.data}_{args.mode}")
+    return 0
+
+
+def read_pairs(path: str) -> list[tuple[str, str]]:
+    """``(user_id, item_id)`` rows of a CSV, TSV, JSONL or Parquet file with those columns."""
+    import pandas as pd
+
+    suffix = path.rsplit(".", 1)[-1].lower()
+    readers = {
+        "csv": lambda: pd.read_csv(path, dtype=str),
+        "tsv": lambda: pd.read_csv(path, sep="\t", dtype=str),
+        "jsonl": lambda: pd.read_json(path, lines=True, dtype=str),
+        "parquet": lambda: pd.read_parquet(path),
+    }
+    if suffix not in readers:
+        raise ValueError(f"{path}: pairs must be .csv, .tsv, .jsonl or .parquet, got .{suffix}")
+    frame = readers[suffix]()
+    missing = [c for c in ("user_id", "item_id") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; found {list(frame.columns)}")
+    bad = frame[["user_id", "item_id"]].isna().any(axis=1)
+    if bad.any():
+        line = int(bad.to_numpy().nonzero()[0][0]) + (2 if suffix in ("csv", "tsv") else 1)
+        raise ValueError(f"{path}:{line}: empty user_id or item_id")
+    return list(zip(frame["user_id"].astype(str), frame["item_id"].astype(str)))
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+    from functools import partial
+
+    from llmrec.context import UserContext, read_profile_texts
+    from llmrec.data import leave_one_out, load_dataset
+    from llmrec.engines.jobs import make_pointwise_judge
+
+    train = leave_one_out(load_dataset(args.data)).train
+    pairs = read_pairs(args.pairs)
+    unknown = sorted({i for _, i in pairs if i not in train.items})[:5]
+    if unknown:
+        raise ValueError(f"{args.pairs}: item ids not in {args.data}: {unknown}")
+    profiles = read_profile_texts(args.profiles) if args.profiles else {}
+    context = UserContext(profiles=profiles, history=train, max_history=args.max_history)
+    backend_kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
+    make = partial(
+        make_pointwise_judge, args.model, context, backend_kwargs, args.cache, sees=args.sees,
+        mode=args.mode,
+    )  # fmt: skip
+    if args.engine == "ray":
+        from llmrec.engines.jobs import judge_job
+
+        settings = {"model": args.model, "sees": args.sees, "mode": args.mode}
+        judged = judge_job(make, pairs, train.items, args.out, ray_engine(args), settings)
+    else:
+        judge = make()
+        judged = judge.judge([(u, train.items[i]) for u, i in pairs])
+    with open(args.out, "w", encoding="utf-8") as handle:
+        for judgment in judged:
+            handle.write(json.dumps(asdict(judgment)) + "\n")
+    print(json.dumps({"pairs": len(judged), "out": args.out, "engine": args.engine}))
     return 0

@@ -42,8 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        model = getattr(args, "model", None)
+        if isinstance(model, str):  # a mistyped name fails before any data or model loads
+            from llmrec.backends import check_spec
+
+            check_spec(model)
         return int(func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # OSError: a full disk or read-only folder, path named
         print(f"llmrec {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ Examples:
     llmrec profile --data ml-100k --model smollm2-135m-instruct --users 64 --out profiles.jsonl
     llmrec profile --data ml-100k --users 64 --out p.jsonl --format structured --strategy recent
     llmrec profile --data ml-100k --out p.jsonl --model openai:http://127.0.0.1:8000/v1#smol
+    llmrec profile --data ml-100k --users 64 --out p.jsonl --engine ray --workers 2
     torchrun --nproc_per_node 2 -m llmrec.cli.main profile --data ml-100k --out p.jsonl
     accelerate launch --multi_gpu --num_processes 4 -m llmrec.cli.main profile --out p.jsonl
     llmrec profile --data ml-100k --model smollm2-135m-instruct --adapter runs/dpo \
@@ -13,6 +14,8 @@ Examples:
 from __future__ import annotations
 
 import argparse
+
+from llmrec.cli._engine import add_engine_args, ray_engine
 
 NAME = "profile"
 HELP = "generate user profiles from training histories (JSONL; resumable; sharded)"
@@ -31,6 +34,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--out", required=True, help="output JSONL (appended; resumed)")
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="smollm2-135m-instruct", help="backend spec")
+    model.add_argument(
+        "--backend",
+        choices=["auto", "transformers", "vllm"],
+        default="auto",
+        help="for a local model: auto = vLLM where it is installed (the faster engine), else "
+        "transformers (always with --adapter)",
+    )
     model.add_argument(
         "--adapter",
         default=None,
@@ -72,7 +82,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--shard", default=None, help="i/n: this process's shard (default from env)")
     run.add_argument("--merge", action="store_true", help="only merge finished shard parts")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_args(parser)
     parser.set_defaults(func=main)
+
+
+def resolve_spec(model: str, backend: str) -> str:
+    """The backend spec for ``--model`` under ``--backend`` (``auto``: vLLM when usable)."""
+    from llmrec.backends import parse_spec
+
+    kind, parsed = parse_spec(model)
+    if kind != "transformers" or backend == "transformers":
+        return model
+    if backend == "auto":
+        from llmrec.backends.vllm import vllm_usable
+
+        if not vllm_usable():
+            return model
+    return f"vllm:{parsed['model']}"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -122,7 +148,9 @@ def main(args: argparse.Namespace) -> int:
         "quantization": args.quantization,
         "batch_size": args.batch_size,
     }
-    is_local = not str(args.model).startswith(("openai:", "http://", "https://", "vllm:"))
+    # An adapter sits on the Transformers backend, so it keeps that backend.
+    spec = args.model if args.adapter else resolve_spec(args.model, args.backend)
+    is_local = not str(spec).startswith(("openai:", "http://", "https://", "vllm:"))
     kwargs = {k: v for k, v in options.items() if v is not None and is_local}
     local_rank = os.environ.get("LOCAL_RANK")
     if is_local and args.device is None and local_rank is not None:
@@ -130,6 +158,39 @@ def main(args: argparse.Namespace) -> int:
 
         if torch.cuda.is_available():  # one GPU per process under torchrun / accelerate
             kwargs["device"] = f"cuda:{int(local_rank) % torch.cuda.device_count()}"
+    params = GenerationParams(
+        max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
+        temperature=args.temperature,
+        seed=args.seed,
+        repetition_penalty=args.repetition_penalty,
+    )
+    builder_kwargs = {
+        "strategy": strategy,
+        "format": args.format,
+        "params": params,
+        "prompt": args.prompt,
+        "max_repairs": args.max_repairs,
+    }
+    if args.engine == "ray":
+        from functools import partial
+
+        if args.adapter:
+            raise ValueError("--adapter runs with --engine local only; merge the adapter first")
+
+        from llmrec.engines.jobs import make_profile_builder, profile_job
+
+        # One SQLite cache per machine is not shared across nodes: only when asked for.
+        make = partial(make_profile_builder, spec, kwargs, args.cache, **builder_kwargs)
+        settings = {"model": spec, "strategy": strategy.describe(), "format": args.format}
+        settings.update(prompt=args.prompt, params=str(params))
+        result = profile_job(
+            make, train, users, args.out, ray_engine(args, not args.quiet), args.batch_size,
+            settings,
+        )  # fmt: skip
+        summary = asdict(result)
+        summary["path"] = str(result.path)
+        print(json.dumps(summary))
+        return 0
     cache = None if args.no_cache else (args.cache or os.path.join(home(), "responses.sqlite"))
     if args.adapter:
         if not is_local:
@@ -139,21 +200,8 @@ def main(args: argparse.Namespace) -> int:
             )
         backend = adapter_backend(args.model, args.adapter, cache=cache, **kwargs)
     else:
-        backend = load_backend(args.model, cache=cache, **kwargs)
-    params = GenerationParams(
-        max_new_tokens=args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.format],
-        temperature=args.temperature,
-        seed=args.seed,
-        repetition_penalty=args.repetition_penalty,
-    )
-    builder = ProfileBuilder(
-        backend,
-        strategy=strategy,
-        format=args.format,
-        params=params,
-        prompt=args.prompt,
-        max_repairs=args.max_repairs,
-    )
+        backend = load_backend(spec, cache=cache, **kwargs)
+    builder = ProfileBuilder(backend, **builder_kwargs)
     shard = parse_shard(args.shard) if args.shard else None
     result = run_profile_job(
         builder,

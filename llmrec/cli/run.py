@@ -18,6 +18,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import logging
+
     from llmrec.pipeline import run_pipeline
     from llmrec.pipeline.config import load_config
 
@@ -29,6 +31,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.data:
         overrides.setdefault("data", {})["name"] = args.data
     config = load_config(args.config, overrides)
+    # The library only logs; the command shows each step's start and time (progress bars too).
+    logging.getLogger("llmrec.pipeline").setLevel(logging.INFO)
     result = run_pipeline(config, fresh=args.fresh, progress=True)
     print(f"\nReport: {result.report_html}")
     print(f"        {result.report_md}")

@@ -24,6 +24,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None)
     parser.add_argument("--quantization", choices=["8bit", "4bit"], default=None)
     parser.add_argument("--api-key", default=None, help="require this bearer token")
+    parser.add_argument(
+        "--max-queue", type=int, default=256, help="requests queued or running; more get 429"
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=300.0, help="seconds per request before 503"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1 << 20, help="largest request body (413 above)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         batch_wait=args.batch_wait,
         api_key=args.api_key,
+        max_queue=args.max_queue,
+        request_timeout=args.request_timeout,
+        max_body_bytes=args.max_body_bytes,
     )
     print(f"serving {args.name or args.model} at {server.url} (Ctrl-C to stop)", flush=True)
     try:

@@ -5,6 +5,7 @@ Below profiles, judge, embeddings, evaluation and training; above backends, data
 * :mod:`~llmrec.context.items`: an item as a block, a line or a title;
 * :mod:`~llmrec.context.history`: a user's history as lines, one token-budget rule;
 * :mod:`~llmrec.context.view`: :class:`UserContext`, the profile / history / both view of a user;
+* :mod:`~llmrec.context.facts`: grounded facts computed from a history (likes, dislikes, drift);
 * :mod:`~llmrec.context.profile_files`: one reader for every profile file;
 * :mod:`~llmrec.context.scoring`: :class:`AnswerScorer`, answer probabilities over any label set.
 

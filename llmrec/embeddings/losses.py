@@ -257,3 +257,131 @@ class UserContrastiveLoss(nn.Module):
                 )
             losses["autoregressive"] = self.ar_weight * self.answer_head(user, labels.long())
         return losses
+
+
+class ResidualContrastiveLoss(nn.Module):
+    """InfoNCE of the residual user model against frozen candidates, plus hard negatives.
+
+    For example ``i`` (the ``label`` column holds its index into the tables below),
+    ``u_i = m_i + W f(X_i, I_i)`` (:class:`~llmrec.embeddings.residual.ResidualHead`), and
+
+        L_i = -log( exp(s cos(u_i, c_pos)) / sum_{j in G_i} exp(s cos(u_i, c_j)) )
+              + hard_weight * -log( exp(s cos(u_i, c_pos)) / sum_{j in {pos} + H_i} exp(s cos(u_i, c_j)) )
+
+    where the candidates ``c`` (every catalogue item and every answer of each closed-set task)
+    are embedded once by the frozen tower, ``G_i`` is the candidate group of the example's task
+    (the whole catalogue minus the items in the user's history for ``next_item``; the task's
+    answers otherwise) and ``H_i`` its hard negatives (popularity-matched items for
+    ``next_item``; none, ``-1``, elsewhere). The softmax over ``G_i`` is exact: no sampled
+    negatives, so no false negatives from repeated answers.
+
+    Args:
+        model: The ``SentenceTransformer`` being trained (the text side ``f``).
+        head: The residual head (trained, typically with a larger learning rate).
+        means: ``(N, dim)`` history means ``m_i`` of the examples (frozen tower).
+        positives: ``(N,)`` candidate index of each example's answer.
+        groups: ``(N,)`` candidate group of each example.
+        candidates: ``(C, dim)`` frozen candidate embeddings.
+        candidate_groups: ``(C,)`` group of each candidate.
+        seen: ``(N, C)`` bool, candidates left out of example ``i``'s softmax (its history).
+        hard: ``(N, K)`` hard-negative candidate indices, ``-1`` for none, or ``None``.
+        scale: Inverse temperature.
+        hard_weight: Weight of the hard-negative term.
+        freeze_text: Keep the text encoder fixed (in eval mode, no gradient) and train the head
+            alone; each example's text embedding is then computed once and cached, so every
+            epoch after the first costs almost nothing.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        head: nn.Module,
+        means: torch.Tensor,
+        positives: torch.Tensor,
+        groups: torch.Tensor,
+        candidates: torch.Tensor,
+        candidate_groups: torch.Tensor,
+        seen: torch.Tensor,
+        hard: torch.Tensor | None = None,
+        scale: float = 20.0,
+        hard_weight: float = 1.0,
+        freeze_text: bool = False,
+    ) -> None:
+        super().__init__()
+        n = len(positives)
+        if means.shape[0] != n or groups.shape[0] != n or seen.shape != (n, len(candidates)):
+            raise ValueError(
+                f"tables disagree: {n} positives, means {tuple(means.shape)}, groups "
+                f"{tuple(groups.shape)}, seen {tuple(seen.shape)} for {len(candidates)} candidates"
+            )
+        self.model, self.head = model, head
+        self.scale, self.hard_weight = scale, hard_weight
+        # Buffers, not parameters: frozen, and moved with the module.
+        self.register_buffer("means", means.float(), persistent=False)
+        self.register_buffer("positives", positives.long(), persistent=False)
+        self.register_buffer("groups", groups.long(), persistent=False)
+        self.register_buffer(
+            "candidates", nn.functional.normalize(candidates.float(), dim=-1), persistent=False
+        )
+        self.register_buffer("candidate_groups", candidate_groups.long(), persistent=False)
+        self.register_buffer("seen", seen.bool(), persistent=False)
+        self.register_buffer("hard", None if hard is None else hard.long(), persistent=False)
+        self.freeze_text = freeze_text
+        if freeze_text:
+            for p in model.parameters():
+                p.requires_grad_(False)
+            dim = int(candidates.shape[1])
+            self.register_buffer("text_cache", torch.zeros(n, dim), persistent=False)
+            self.register_buffer("cached", torch.zeros(n, dtype=torch.bool), persistent=False)
+
+    def text_embeddings(self, features: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+        """``(B, dim)`` normalised text embeddings of the examples ``idx``."""
+        if not self.freeze_text:
+            return nn.functional.normalize(self.model(features)["sentence_embedding"], dim=-1)
+        todo = ~self.cached[idx]
+        if todo.any():
+            training = self.model.training
+            self.model.eval()  # no dropout: the cached embedding is the one inference sees
+            with torch.no_grad():
+                out = self.model(features)["sentence_embedding"]  # (B, dim)
+            self.model.train(training)
+            self.text_cache[idx[todo]] = nn.functional.normalize(out[todo].float(), dim=-1)
+            self.cached[idx[todo]] = True
+        return self.text_cache[idx]
+
+    def forward(
+        self, sentence_features: Iterable[dict[str, torch.Tensor]], labels: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        features = list(sentence_features)
+        if len(features) != 1 or labels is None or labels.dim() != 1:
+            raise ValueError(
+                "the residual loss expects one text column ('user') and a 'label' column of "
+                f"example indices; got {len(features)} text column(s) and labels {labels!r}"
+            )
+        idx = labels.long().to(self.means.device)  # (B,)
+        text = self.text_embeddings(features[0], idx)  # (B, dim)
+        user = nn.functional.normalize(self.head(self.means[idx], text), dim=-1)  # (B, dim)
+        scores = self.scale * user @ self.candidates.T  # (B, C)
+        rows = torch.arange(len(idx), device=idx.device)
+        pos = self.positives[idx]  # (B,)
+        allowed = (self.candidate_groups[None, :] == self.groups[idx, None]) & ~self.seen[idx]
+        allowed[rows, pos] = True
+        losses = {
+            "contrastive": nn.functional.cross_entropy(
+                scores.masked_fill(~allowed, float("-inf")), pos
+            )
+        }
+        if self.hard is not None and self.hard_weight > 0:
+            hard = self.hard[idx]  # (B, K)
+            has = (hard >= 0).any(dim=1)  # (B,)
+            if has.any():
+                picked = torch.cat([pos[:, None], hard.clamp(min=0)], dim=1)  # (B, 1 + K)
+                sub = scores.gather(1, picked).masked_fill(
+                    torch.cat([torch.zeros_like(pos[:, None], dtype=torch.bool), hard < 0], 1),
+                    float("-inf"),
+                )
+                target = torch.zeros(int(has.sum()), dtype=torch.long, device=idx.device)
+                losses["hard_negatives"] = self.hard_weight * nn.functional.cross_entropy(
+                    sub[has], target
+                )
+        return losses

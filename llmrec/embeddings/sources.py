@@ -10,6 +10,11 @@ them for the single-text encoder.
   budget measured with the encoder's own tokenizer (the oldest items are dropped, never half
   an item).
 - ``attributes``: the user's tabular fields (``age``, ``gender``, ``occupation``, ...).
+- ``facts``: counts over the WHOLE history (:func:`history_facts`: number of items, the top
+  genres and their shares, the median release year, the mean rating), so a text encoder that
+  reads only the most recent items still sees the long-run picture. Computed here from the
+  interactions; grounded profile facts from :mod:`llmrec.profiles` can be passed as the
+  ``profile`` source instead.
 
 Example:
     >>> from llmrec.embeddings.sources import item_text
@@ -26,7 +31,7 @@ from typing import Any
 
 from llmrec.data.records import InteractionDataset, Item
 
-SOURCES = ("profile", "attributes", "history")
+SOURCES = ("profile", "facts", "attributes", "history")
 DEFAULT_ATTRIBUTES = ("age", "gender", "occupation")
 _GENDER = {"M": "male", "F": "female"}
 
@@ -112,6 +117,39 @@ class HistoryFitter:
         return "; ".join(kept)
 
 
+def history_facts(dataset: InteractionDataset, user_id: str, top_genres: int = 3) -> str:
+    """Counts over the user's whole history as one short line.
+
+    Example: ``"127 movies; genres Drama 35%, Comedy 22%, Thriller 12%; median year 1994;
+    mean rating 3.6"``. Genre shares are over the user's items (an item counts for each of
+    its genres); ``""`` for a user without history.
+    """
+    records = dataset.history(user_id)
+    if not records:
+        return ""
+    genres: dict[str, int] = {}
+    years, ratings = [], []
+    for record in records:
+        item = dataset.items[record.item_id]
+        for genre in item.genres:
+            if genre != "unknown":
+                genres[genre] = genres.get(genre, 0) + 1
+        if item.year is not None:
+            years.append(item.year)
+        if record.rating is not None and record.rating == record.rating:  # not NaN
+            ratings.append(float(record.rating))
+    parts = [f"{len(records)} movies"]
+    ranked = sorted(genres.items(), key=lambda kv: (-kv[1], kv[0]))[:top_genres]
+    if ranked:
+        shares = ", ".join(f"{g} {round(100 * c / len(records))}%" for g, c in ranked)
+        parts.append(f"genres {shares}")
+    if years:
+        parts.append(f"median year {int(sorted(years)[len(years) // 2])}")
+    if ratings:
+        parts.append(f"mean rating {sum(ratings) / len(ratings):.1f}")
+    return "; ".join(parts)
+
+
 def history_lines(
     dataset: InteractionDataset, user_id: str, with_ratings: bool = True
 ) -> list[str]:
@@ -170,6 +208,8 @@ def user_sources(
         uid = str(uid)
         if "profile" in sources:
             out["profile"].append(str((profiles or {}).get(uid, "") or ""))
+        if "facts" in sources:
+            out["facts"].append(history_facts(dataset, uid))
         if "attributes" in sources:
             user = dataset.users.get(uid)
             out["attributes"].append(
@@ -182,6 +222,7 @@ def user_sources(
 
 _LABELS = {
     "profile": "Profile",
+    "facts": "Facts",
     "attributes": "Attributes",
     "history": "History (most recent first)",
 }

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -78,25 +79,44 @@ class EmbeddingTable:
         return self.vectors[[self.index[str(i)] for i in ids]]
 
     def save(self, path: str | Path) -> Path:
-        """Write to ``path`` (``.safetensors`` or ``.parquet``, chosen by the suffix)."""
+        """Write to ``path`` (``.safetensors`` or ``.parquet``, chosen by the suffix).
+
+        The file appears whole or not at all: it is written beside ``path`` under a temporary
+        name, synced, then renamed over it, so a killed job never leaves a torn table.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".safetensors":
-            from safetensors.numpy import save_file
-
-            header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
-            save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(path), header)
-        elif path.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
-            column = pa.FixedSizeListArray.from_arrays(flat, self.dim)
-            table = pa.table({"id": pa.array(self.ids, pa.string()), "embedding": column})
-            table = table.replace_schema_metadata({"llmrec": json.dumps(self.metadata)})
-            pq.write_table(table, str(path))
-        else:
+        if path.suffix not in FORMATS:
             raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.numpy import save_file
+
+                header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
+                save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(tmp), header)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                flat = pa.array(np.ascontiguousarray(self.vectors).reshape(-1))
+                column = pa.FixedSizeListArray.from_arrays(flat, self.dim)
+                table = pa.table({"id": pa.array(self.ids, pa.string()), "embedding": column})
+                table = table.replace_schema_metadata({"llmrec": json.dumps(self.metadata)})
+                pq.write_table(table, str(tmp))
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            raise OSError(err.errno, f"could not write the table {path}: {err.strerror}") from err
+        except Exception as err:
+            # safetensors reports I/O failures (a full disk) as its own error type
+            if "I/O error" not in str(err):
+                raise
+            raise OSError(f"could not write the table {path}: {err}") from err
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -130,3 +150,21 @@ class EmbeddingTable:
             meta = (table.schema.metadata or {}).get(b"llmrec", b"{}")
             return cls(table.column("id").to_pylist(), vectors, json.loads(meta))
         raise ValueError(f"unknown table format {path.suffix!r} for {path}; allowed: {FORMATS}")
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary siblings of ``path`` left by writers that were killed mid-write."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -97,6 +97,15 @@ class EmbedModelArguments:
         dedupe: Count each distinct candidate text once in the contrastive softmax.
         bank_grad: Back-propagate through the bank's answer embeddings (without it the answers
             of one task, nearly identical texts, are never pushed apart).
+        residual: Train the residual model (:mod:`~llmrec.embeddings.residual`): the history
+            mean plus a zero-initialised map of the instruction-aware text embedding, against
+            items and answers embedded once by a frozen copy of the base encoder. Give the head
+            its own learning rate with ``learning_rate_mapping: '{"^head\\.": 0.001}'``.
+        hard_negatives: With ``residual``, popularity-matched negatives per ``next_item``
+            example (same popularity decile as the answer, never in the user's history).
+        hard_weight: Weight of the hard-negative term.
+        freeze_text: With ``residual``, keep the text encoder at its base weights and train
+            the head alone (text embeddings computed once per example and cached).
     """
 
     model_name_or_path: str = "all-minilm-l6-v2"
@@ -116,6 +125,24 @@ class EmbedModelArguments:
     bank_items: int = 0
     dedupe: bool = True
     bank_grad: bool = True
+    residual: bool = False
+    hard_negatives: int = 0
+    hard_weight: float = 1.0
+    freeze_text: bool = False
+
+
+def make_parser() -> Any:
+    """The recipe's ``TrlParser``: script, ``SentenceTransformerTrainingArguments``, model.
+
+    Shared by ``recipes/embed.py`` and ``llmrec embed train``, so both parse (and train) the
+    same way: dataclass defaults < YAML ``--config`` < command line.
+    """
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from trl import TrlParser
+
+    return TrlParser(
+        (EmbedScriptArguments, SentenceTransformerTrainingArguments, EmbedModelArguments)
+    )
 
 
 def user_partition(
@@ -267,6 +294,154 @@ def cut_examples(
     return dataset, build_userqa(dataset, future, pseudo, tasks, min_history=1)
 
 
+def next_item_hard_negatives(
+    dataset: Any,
+    examples: Sequence[UserQAExample],
+    item_pos: Mapping[str, int],
+    n: int,
+    seed: int = 0,
+) -> Any:
+    """Popularity-matched negatives of each ``next_item`` example, ``(len(examples), n)``.
+
+    Drawn by :func:`llmrec.data.sampling.popularity_matched_negatives` (same popularity decile
+    as the answer item, never an item of the user's history); rows of other tasks are ``-1``.
+    Indices are positions in ``item_pos`` (the candidate order).
+    """
+    import numpy as np
+
+    from llmrec.data.sampling import popularity_matched_negatives
+
+    out = np.full((len(examples), n), -1, dtype=np.int64)
+    rows = [k for k, ex in enumerate(examples) if ex.task == "next_item"]
+    if not rows or n == 0:
+        return out
+    matched = popularity_matched_negatives(
+        dataset,
+        [examples[k].user_id for k in rows],
+        [examples[k].label for k in rows],
+        n,
+        seed=seed,
+    )
+    to_candidate = np.array([item_pos[i] for i in dataset.item_ids])  # dataset index -> candidate
+    out[rows] = to_candidate[matched.items]
+    return out
+
+
+def residual_objective(
+    encoder: Any,
+    tower: Any,
+    head: Any,
+    dataset: Any,
+    examples: Sequence[UserQAExample],
+    profiles: Mapping[str, str] | None = None,
+    hard_negatives: int = 0,
+    hard_weight: float = 1.0,
+    scale: float = 20.0,
+    seed: int = 0,
+    freeze_text: bool = False,
+) -> tuple[Any, Any]:
+    """The training rows and the loss of the residual model.
+
+    Candidates are every catalogue item (``next_item``) and every answer of each closed-set task
+    among ``examples``, embedded once by the frozen ``tower``; each example's softmax ranges over
+    its task's candidates (for ``next_item``: the catalogue minus the user's history items).
+
+    Args:
+        encoder: The trainable text side (a :class:`~llmrec.embeddings.encoder.UserEncoder`).
+        tower: The frozen :class:`~llmrec.embeddings.encoder.UserEncoder` of items and answers.
+        head: The :class:`~llmrec.embeddings.residual.ResidualHead`.
+        dataset: Interactions the users' texts and history means come from (``split.train``,
+            plus pseudo-users of history cuts).
+        examples: UserQA examples (``next_item`` and closed-set tasks only).
+        profiles: Profiles for the ``profile`` source.
+        hard_negatives: Popularity-matched negatives per ``next_item`` example.
+        hard_weight: Weight of their term.
+        scale: Inverse temperature.
+        seed: Seed of the negative sampling.
+        freeze_text: Train the head alone (see :class:`ResidualContrastiveLoss`).
+
+    Returns:
+        ``(datasets.Dataset with columns user, label, ResidualContrastiveLoss)``.
+    """
+    import numpy as np
+    import torch
+    from datasets import Dataset
+
+    from llmrec.embeddings.encoder import history_mean
+    from llmrec.embeddings.instructions import instruction_prefix
+    from llmrec.embeddings.losses import ResidualContrastiveLoss
+    from llmrec.embeddings.sources import join_sources
+    from llmrec.embeddings.userqa import CLASS_TASKS, answer, answer_classes
+
+    unknown = sorted({ex.task for ex in examples} - set(CLASS_TASKS) - {"next_item"})
+    if unknown:
+        raise ValueError(
+            f"the residual model trains on next_item and closed-set tasks {list(CLASS_TASKS)}; "
+            f"got {unknown}"
+        )
+    users = list(dict.fromkeys(ex.user_id for ex in examples))
+    row = {u: i for i, u in enumerate(users)}
+    joined = join_sources(encoder.user_texts(dataset, users, profiles))
+    items = tower.encode_items(dataset.items)  # (n_items, dim)
+    item_pos = {iid: i for i, iid in enumerate(items.ids)}
+    closed = [t for t in CLASS_TASKS if any(ex.task == t for ex in examples)]
+    answer_texts, where, groups_c = [], {}, [0] * len(items)
+    for group, task in enumerate(closed, start=1):
+        for value in answer_classes(dataset, task):
+            where[(task, answer(task, value))] = len(items) + len(answer_texts)
+            answer_texts.append(answer(task, value))
+            groups_c.append(group)
+    candidates = np.concatenate([items.vectors, tower.encode_texts(answer_texts)])  # (C, dim)
+    user_means = history_mean(dataset, items, users).vectors  # (n_users, dim)
+
+    positives, groups = [], []
+    for ex in examples:
+        if ex.task == "next_item":
+            positives.append(item_pos[ex.label])
+            groups.append(0)
+        else:
+            if (ex.task, ex.answer) not in where:
+                raise ValueError(
+                    f"user {ex.user_id!r}, task {ex.task!r}: answer {ex.answer!r} is not among the "
+                    "task's answer classes"
+                )
+            positives.append(where[(ex.task, ex.answer)])
+            groups.append(1 + closed.index(ex.task))
+    # The items of each user's history leave the next-item softmax (evaluation masks them too).
+    frame = dataset.interactions
+    history = frame.groupby("user_id", sort=False)["item_id"].agg(list).to_dict()
+    seen = np.zeros((len(examples), len(candidates)), bool)
+    for n, ex in enumerate(examples):
+        if ex.task == "next_item":
+            seen[n, [item_pos[i] for i in history.get(ex.user_id, ()) if i in item_pos]] = True
+    hard = None
+    if hard_negatives:
+        hard = next_item_hard_negatives(dataset, examples, item_pos, hard_negatives, seed)
+    loss = ResidualContrastiveLoss(
+        encoder.model,
+        head,
+        means=torch.from_numpy(user_means[[row[ex.user_id] for ex in examples]]),
+        positives=torch.tensor(positives),
+        groups=torch.tensor(groups),
+        candidates=torch.from_numpy(candidates),
+        candidate_groups=torch.tensor(groups_c),
+        seen=torch.from_numpy(seen),
+        hard=None if hard is None else torch.from_numpy(hard),
+        scale=scale,
+        hard_weight=hard_weight,
+        freeze_text=freeze_text,
+    )
+    train_dataset = Dataset.from_dict(
+        {
+            "user": [
+                instruction_prefix(ex.instruction) + joined[row[ex.user_id]] for ex in examples
+            ],
+            "label": list(range(len(examples))),
+        }
+    )
+    return train_dataset, loss
+
+
 def run_training(
     script_args: EmbedScriptArguments, training_args: Any, model_args: EmbedModelArguments
 ) -> Path:
@@ -347,33 +522,71 @@ def run_training(
         head = PrefixAnswerHead(
             lm, encoder.dim, model_args.ar_prefix_tokens, model_args.ar_train_lm
         ).to(model.device)
-    train_dataset = build_pairs(
-        encoder, source, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
-    )
-    bank = None
-    if model_args.answer_bank:
-        trained_tasks = [t for t in TASKS if any(ex.task == t for ex in examples)]
-        bank = answer_bank(split.train, trained_tasks, model_args.bank_items, training_args.seed)
-        logger.info(
-            "answer bank: %d fixed answers + %d items per step", len(bank.fixed), bank.n_sampled
+    bank, tower, residual_head = None, None, None
+    if model_args.residual:
+        import copy
+
+        from llmrec.embeddings.residual import ResidualHead
+
+        if fusion is not None or head is not None or model_args.answer_bank:
+            raise ValueError(
+                "residual: true trains the joined-text encoder alone: set fusion: none and "
+                "leave ar_model and answer_bank unset"
+            )
+        # The frozen tower: the base weights, before any step.
+        tower = UserEncoder(copy.deepcopy(model).eval(), sources=model_args.sources)
+        for p in tower.model.parameters():
+            p.requires_grad_(False)
+        residual_head = ResidualHead(encoder.dim).to(model.device)
+        train_dataset, loss = residual_objective(
+            encoder,
+            tower,
+            residual_head,
+            source,
+            examples,
+            profiles,
+            hard_negatives=model_args.hard_negatives,
+            hard_weight=model_args.hard_weight,
+            scale=model_args.scale,
+            seed=training_args.seed,
+            freeze_text=model_args.freeze_text,
         )
-    loss = UserContrastiveLoss(
-        model,
-        fusion,
-        head,
-        model_args.ar_weight,
-        model_args.scale,
-        bank=bank,
-        dedupe=model_args.dedupe,
-        bank_grad=model_args.bank_grad,
-    )
+    else:
+        train_dataset = build_pairs(
+            encoder, source, examples, profiles, answer_tokenizer, model_args.ar_max_answer_tokens
+        )
+        if model_args.answer_bank:
+            trained_tasks = [t for t in TASKS if any(ex.task == t for ex in examples)]
+            bank = answer_bank(
+                split.train, trained_tasks, model_args.bank_items, training_args.seed
+            )
+            logger.info(
+                "answer bank: %d fixed answers + %d items per step",
+                len(bank.fixed),
+                bank.n_sampled,
+            )
+        loss = UserContrastiveLoss(
+            model,
+            fusion,
+            head,
+            model_args.ar_weight,
+            model_args.scale,
+            bank=bank,
+            dedupe=model_args.dedupe,
+            bank_grad=model_args.bank_grad,
+        )
     trainer = SentenceTransformerTrainer(
         model=model, args=training_args, train_dataset=train_dataset, loss=loss
     )
     trainer.train()
     out = Path(training_args.output_dir)
     encoder.name = str(out)
-    encoder.save(out)
+    if residual_head is not None:
+        from llmrec.embeddings.residual import ResidualUserModel
+
+        ResidualUserModel(encoder, tower, residual_head.cpu()).save(out)
+    else:
+        encoder.save(out)
     if head is not None:
         from safetensors.torch import save_file
 

@@ -177,6 +177,7 @@ def full_ranking(
     k_max: int = 100,
     progress: bool = False,
     desc: str = "full ranking",
+    offset: int = 0,
 ) -> RankingOutput:
     """Rank all items for ``users`` chunk by chunk; ranks of ``targets`` and top-``k_max`` lists.
 
@@ -190,6 +191,8 @@ def full_ranking(
         k_max: Length of the kept top-k lists.
         progress: Show a tqdm bar.
         desc: Progress bar label.
+        offset: Position of ``users[0]`` in the whole evaluation, when this call ranks one
+            part of it (Ray workers): random tie-breaking then draws what one call would.
     """
     from tqdm.auto import tqdm
 
@@ -209,7 +212,9 @@ def full_ranking(
         excl = None
         if protocol.mask_train and train_matrix is not None:
             excl = training_mask(train_matrix, u, n_items)
-        rng = np.random.default_rng([protocol.seed, start]) if protocol.tie == "random" else None
+        rng = None
+        if protocol.tie == "random":
+            rng = np.random.default_rng([protocol.seed, offset + start])
         ranks[start:stop] = rank_targets(scores, targets[start:stop], protocol.tie, excl, rng)
         if excl is not None:  # held-out items stay rankable even if seen in training
             t = targets[start:stop]

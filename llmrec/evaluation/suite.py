@@ -221,6 +221,7 @@ def run_suite(
     progress: bool = False,
     recommenders: Mapping[str, Any] | None = None,
     dataset=None,
+    evaluate_fn=None,
 ) -> SuiteResults:
     """Run an evaluation suite; optionally write ``results.json`` and the report.
 
@@ -233,6 +234,8 @@ def run_suite(
             fitted on the same training data after the suite's own.
         dataset: An :class:`~llmrec.data.records.InteractionDataset` used instead of
             ``config.data`` (e.g. a synthetic world's dataset).
+        evaluate_fn: Replaces :func:`evaluate_recommender` (same arguments), e.g. the Ray
+            engine's full ranking over workers (``llmrec eval --engine ray``).
 
     Returns:
         :class:`SuiteResults`.
@@ -294,7 +297,7 @@ def run_suite(
         t0 = time.perf_counter()
         rec.fit(train)
         fit_seconds = time.perf_counter() - t0
-        result = evaluate_recommender(
+        result = (evaluate_fn or evaluate_recommender)(
             rec, train, heldout, all_metrics, protocol, targets, None, item_embeddings, name,
             progress,
         )  # fmt: skip

@@ -7,7 +7,7 @@ A judge is only worth its cost where it separates good from bad items better tha
   pseudo-ratings, so an item rated once is not a 5.0);
 - ``minilm``: cosine similarity of the item's text to the mean of the user's training history
   texts, both embedded with all-MiniLM-L6-v2;
-- ``genre_overlap``: from the grounded facts (:mod:`llmrec.profiles.facts`): the item's values
+- ``genre_overlap``: from the grounded facts (:mod:`llmrec.context.facts`): the item's values
   among the user's clear likes minus those among the clear dislikes, plus the share of the
   user's history that shares a value with the item (a tie-breaker below 1).
 
@@ -105,7 +105,7 @@ def genre_overlap_scores(
     train: InteractionDataset, pairs: Sequence[tuple[str, Item]], attribute: str = "genres"
 ) -> np.ndarray:
     """Likes minus dislikes among the item's values, plus the history share sharing a value."""
-    from llmrec.profiles.facts import FactsConfig, base_shares, item_values, user_facts
+    from llmrec.context.facts import FactsConfig, base_shares, item_values, user_facts
 
     cfg = FactsConfig(attribute=attribute)
     base = base_shares(train, attribute)

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,12 +42,14 @@ class Attack:
         field: ``"title"`` (appended to the title) or ``"description"`` (replaces it).
         text: The injected text.
         goal: ``"score"`` (raise the pointwise score) or ``"prefer"`` (win a comparison).
+        group: The payload's class in a corpus (``"override"``, ``"own_tokens"``, ...).
     """
 
     name: str
     field: str
     text: str
     goal: str
+    group: str = "builtin"
 
     def apply(self, item: ItemLike) -> Item:
         """A copy of ``item`` carrying the injection (the input is not changed)."""
@@ -169,3 +173,112 @@ def measure_pairwise_injection(
             "shift": bootstrap_ci(_by_user(users, hit - clean), seed=seed).to_dict(),
         }
     return report
+
+
+def load_payloads(path: str | os.PathLike) -> list[Attack]:
+    """Attacks from a JSONL corpus of ``{"class", "name", "field", "text"}`` lines.
+
+    A bad line raises ``ValueError`` naming the file, the line and the field.
+
+    Example:
+        >>> attacks = load_payloads("tests/data/injection/payloads.jsonl")  # doctest: +SKIP
+    """
+    attacks: list[Attack] = []
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: not valid JSON ({err.msg})") from err
+            if not isinstance(row, dict):
+                raise ValueError(f"{where}: expected a JSON object")
+            for key in ("class", "name", "field", "text"):
+                if not isinstance(row.get(key), str) or not row[key]:
+                    raise ValueError(f"{where}: field {key!r} must be a non-empty string")
+            if row["field"] not in ("title", "description"):
+                raise ValueError(
+                    f"{where}: field 'field' must be 'title' or 'description', got {row['field']!r}"
+                )
+            attacks.append(Attack(row["name"], row["field"], row["text"], "score", row["class"]))
+    if not attacks:
+        raise ValueError(f"{path}: no payloads")
+    return attacks
+
+
+def measure_payload_classes(
+    judge: PointwiseJudge,
+    pairs: Sequence[tuple[str, ItemLike]],
+    attacks: Sequence[Attack],
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> dict[str, Any]:
+    """Score shift of each payload against its clean twin, and per payload class.
+
+    The clean twin is the same (user, item) pair without the payload. A class's shift pools
+    its payloads: each user's value is the mean shift over the class's payloads and that user's
+    items, and the interval resamples users, so ``high`` is a bootstrap upper bound (95%
+    two-sided, i.e. 97.5% one-sided) on the class's mean shift.
+
+    Returns:
+        ``{"pairs", "users", "clean_mean_score", "payloads": {name: {"class", "field",
+        "mean_shift", "share_increased", "failed"}}, "classes": {class: {"payloads",
+        "mean_shift", "upper_bound", "max_payload_shift"}}}``.
+    """
+    users = [str(u) for u, _ in pairs]
+    clean = judge.scores(pairs)
+    per_class: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    payloads: dict[str, Any] = {}
+    for attack in attacks:
+        shift = judge.scores([(u, attack.apply(it)) for u, it in pairs]) - clean
+        ok = ~np.isnan(shift)
+        kept_users = [u for u, k in zip(users, ok) if k]
+        payloads[attack.name] = {
+            "class": attack.group,
+            "field": attack.field,
+            "mean_shift": bootstrap_ci(
+                _by_user(kept_users, shift[ok]), n_resamples=n_resamples, seed=seed
+            ).to_dict(),
+            "share_increased": float(np.mean(shift[ok] > 0)) if ok.any() else float("nan"),
+            "failed": int((~ok).sum()),
+        }
+        for u, v in zip(kept_users, shift[ok]):
+            per_class[attack.group][u].append(float(v))
+    classes = {}
+    for group, by_user in per_class.items():
+        names = [a.name for a in attacks if a.group == group]
+        interval = bootstrap_ci(
+            np.array([np.mean(v) for v in by_user.values()]), n_resamples=n_resamples, seed=seed
+        )
+        classes[group] = {
+            "payloads": len(names),
+            "mean_shift": interval.to_dict(),
+            "upper_bound": interval.high,
+            "max_payload_shift": max(payloads[n]["mean_shift"]["value"] for n in names),
+        }
+    return {
+        "pairs": len(pairs),
+        "users": len(set(users)),
+        "clean_mean_score": float(np.nanmean(clean)) if len(pairs) else float("nan"),
+        "payloads": payloads,
+        "classes": classes,
+    }
+
+
+def format_payload_classes(result: dict[str, Any]) -> str:
+    """A text table: per class, mean shift with its interval and the largest payload shift."""
+    lines = [
+        f"{result['pairs']} pairs, {result['users']} users, clean mean score "
+        f"{result['clean_mean_score']:.3f}",
+        f"{'class':<12} {'payloads':>8} {'mean shift [95% CI]':<28} {'largest payload':>15}",
+    ]
+    for group, block in result["classes"].items():
+        ci = block["mean_shift"]
+        lines.append(
+            f"{group:<12} {block['payloads']:>8} "
+            f"{ci['value']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]{'':<6} "
+            f"{block['max_payload_shift']:>+15.3f}"
+        )
+    return "\n".join(lines)

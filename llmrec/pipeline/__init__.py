@@ -37,7 +37,8 @@ def run_pipeline(
     Args:
         config: The pipeline configuration; default the embedded demo settings.
         fresh: Forget cached step results (profiles are regenerated too).
-        progress: Print step progress and show progress bars.
+        progress: Show progress bars (tqdm). Step starts and times are logged at INFO on
+            ``llmrec.pipeline.runner``; `llmrec run` shows them.
     """
     from llmrec.pipeline.report import build_report
     from llmrec.pipeline.runner import Context, run_steps

@@ -111,12 +111,9 @@ def run_steps(steps: list[Step], ctx: Context) -> dict[str, dict[str, Any]]:
                 stored["cached"] = True
                 records[step.name] = stored
                 ctx.results[step.name] = stored["result"]
-                logger.info("%s: cached", step.name)
-                if ctx.progress:
-                    print(f"[llmrec run] {step.title}: cached ({stored['seconds']:.1f} s before)")
+                logger.info("%s: cached (%.1f s before)", step.title, stored["seconds"])
                 continue
-        if ctx.progress:
-            print(f"[llmrec run] {step.title} ...", flush=True)
+        logger.info("%s ...", step.title)
         start = time.perf_counter()
         # A JSON round trip makes a fresh result identical to one loaded from the cache.
         result = json.loads(json.dumps(step.run(ctx), default=str))
@@ -127,6 +124,5 @@ def run_steps(steps: list[Step], ctx: Context) -> dict[str, dict[str, Any]]:
         tmp.replace(store)  # atomic: a kill never leaves a half-written result
         records[step.name] = record
         ctx.results[step.name] = result
-        if ctx.progress:
-            print(f"[llmrec run] {step.title}: done in {seconds:.1f} s", flush=True)
+        logger.info("%s: done in %.1f s", step.title, seconds)
     return records

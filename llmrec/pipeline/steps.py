@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,31 @@ from llmrec.pipeline.runner import Context, Step
 
 logger = logging.getLogger(__name__)
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"  # the training scripts the steps run
+# The training steps run the recipes as modules of the installed package (``python -m
+# llmrec.recipes.<method>``, as trl runs ``trl.scripts``), never by a path into a source tree.
+RECIPES = "llmrec.recipes"
+
+
+def recipe_config(name: str | Path) -> Path:
+    """A recipe YAML: ``name`` as a path if it is a file, else the packaged one.
+
+    ``"recipes/smollm2/sft/config_demo.yaml"`` names the same file from a checkout and from a
+    wheel install (where the configs ship as package data of ``llmrec.recipes``).
+
+    Raises:
+        FileNotFoundError: neither exists; the message names both places looked in.
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = Path(str(resources.files(RECIPES)))
+    relative = path.relative_to("recipes") if path.parts[:1] == ("recipes",) else path
+    if (packaged / relative).is_file():
+        return packaged / relative
+    raise FileNotFoundError(
+        f"no recipe config at {str(name)!r} (looked in the working directory and in the packaged "
+        f"recipes, {packaged}); e.g. recipes/smollm2/sft/config_demo.yaml"
+    )
 
 
 def sample_users(ctx: Context, n: int) -> list[str]:
@@ -280,9 +305,10 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
     folder = ctx.path("embeddings", "encoder")
     cmd = [
         sys.executable,
-        str(RECIPES / "embed.py"),
+        "-m",
+        f"{RECIPES}.embed",
         "--config",
-        str(RECIPES / "minilm" / "embed" / "config_bank.yaml"),
+        str(recipe_config("recipes/minilm/embed/config_residual.yaml")),
         "--dataset",
         ctx.config.data.name,
         "--model_name_or_path",
@@ -313,27 +339,24 @@ def embeddings_step(ctx: Context) -> dict[str, Any]:
 
 # -- optional SFT -----------------------------------------------------------------------------
 def sft_step(ctx: Context) -> dict[str, Any]:
-    """One LoRA SFT run of ``recipes/sft.py`` on the pipeline's dataset, in a subprocess.
+    """One LoRA SFT run of the SFT recipe on the pipeline's dataset, in a subprocess.
 
-    The recipe's own YAML (``sft.config``, relative to the working directory or to the
-    repository) sets the model and the schedule; the dataset is the pipeline's, so a swapped-in
-    dataset is what gets fine-tuned on. Returns the recipe's ``eval_metrics.json``.
+    The recipe's own YAML (``sft.config``: a path, or a packaged config such as
+    ``recipes/smollm2/sft/config_demo.yaml``) sets the model and the schedule; the dataset is the
+    pipeline's, so a swapped-in dataset is what gets fine-tuned on. Returns the recipe's
+    ``eval_metrics.json``.
     """
     import json
 
-    repo = RECIPES.parent
-    config = Path(ctx.config.sft.config)
-    if not config.is_file() and (repo / config).is_file():
-        config = repo / config
-    if not config.is_file():
-        raise FileNotFoundError(
-            f"sft.config: no recipe config at {ctx.config.sft.config!r} (looked in the working "
-            f"directory and in {repo}); e.g. recipes/smollm2/sft/config_demo.yaml"
-        )
+    try:
+        config = recipe_config(ctx.config.sft.config)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"sft.config: {err}") from None
     folder = ctx.folder("sft", "model")
     cmd = [
         sys.executable,
-        str(RECIPES / "sft.py"),
+        "-m",
+        f"{RECIPES}.sft",
         "--config",
         str(config),
         "--output_dir",
@@ -346,7 +369,7 @@ def sft_step(ctx: Context) -> dict[str, Any]:
     subprocess.run(cmd, check=True)
     metrics = folder / "eval_metrics.json"
     if not metrics.is_file():
-        raise RuntimeError(f"recipes/sft.py finished without writing {metrics}")
+        raise RuntimeError(f"the SFT recipe finished without writing {metrics}")
     result = json.loads(metrics.read_text())
     result["config"] = str(config)
     return result

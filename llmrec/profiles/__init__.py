@@ -16,8 +16,8 @@ Example:
     >>> run_profile_job(builder, split.train, split.train.user_ids[:64], "profiles.jsonl")
 """
 
+from llmrec.context.facts import FactsConfig, ProfileFacts, user_facts
 from llmrec.profiles.builder import FORMATS, ProfileBuilder
-from llmrec.profiles.facts import FactsConfig, ProfileFacts, user_facts
 from llmrec.profiles.job import JobResult, merge_parts, run_profile_job
 from llmrec.profiles.sampling import sample_profile_records, sample_profiles
 from llmrec.profiles.schema import ProfileRecord, StructuredProfile

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmrec.backends.base import Backend, Chat, GenerationParams
+from llmrec.context.facts import ProfileFacts
 from llmrec.context.history import (
     LINE_TEMPLATE,
     HistoryEntry,
@@ -33,7 +34,6 @@ from llmrec.context.history import (
     token_counter,
 )
 from llmrec.data.records import InteractionDataset
-from llmrec.profiles.facts import ProfileFacts
 from llmrec.profiles.hygiene import cut_loop
 from llmrec.profiles.mentions import polar_mentions
 from llmrec.profiles.schema import ProfileRecord, StructuredProfile
@@ -135,7 +135,7 @@ class ProfileBuilder:
         """Each user's view under the strategy (from ``dataset``'s interactions only)."""
         self._bound = self.strategy.bind(dataset)
         if self.grounded:
-            from llmrec.profiles.facts import item_values
+            from llmrec.context.facts import item_values
 
             attribute = getattr(self._bound, "attribute", "genres")
             self._vocab = tuple(

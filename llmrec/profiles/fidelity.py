@@ -4,7 +4,7 @@ Each *system* states, per user, which genres (or values of any categorical attri
 likes and which they dislike. Systems compared on the same users:
 
 - ``count``: the ``k`` (3) most frequent genres among the user's items rated 4-5 (no model);
-- ``facts``: the clear likes and dislikes of :mod:`llmrec.profiles.facts` (no model), which is
+- ``facts``: the clear likes and dislikes of :mod:`llmrec.context.facts` (no model), which is
   what a grounded *structured* profile states (its fields are the facts);
 - ``grounded_text``: what a grounded *free-text* profile states, read by clause polarity: the
   facts sentences (likes and rising values as liked); the model's note cannot change it, since
@@ -50,9 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.context.facts import FactsConfig, base_shares, item_values, user_facts
 from llmrec.data.records import InteractionDataset
 from llmrec.metrics.stats import paired_bootstrap_ci, paired_difference_ci
-from llmrec.profiles.facts import FactsConfig, base_shares, item_values, user_facts
 from llmrec.profiles.mentions import INFLECTIONS, genre_mentions, polar_mentions  # noqa: F401
 from llmrec.profiles.schema import ProfileRecord
 
@@ -354,7 +354,7 @@ def _note(record: ProfileRecord) -> str:
     """The model-written part of a grounded free-text profile (its text after the facts)."""
     if not record.ok or record.facts is None:
         return ""
-    from llmrec.profiles.facts import ProfileFacts, ValueStat
+    from llmrec.context.facts import ProfileFacts, ValueStat
     from llmrec.prompts import render
 
     data = dict(record.facts)

@@ -146,7 +146,7 @@ class ProfileRecord:
         model: The backend fingerprint.
         n_interactions: Training interactions the profile was built from.
         facts: The facts a grounded profile was written from
-            (:class:`~llmrec.profiles.facts.ProfileFacts` as a dict), else ``None``.
+            (:class:`~llmrec.context.facts.ProfileFacts` as a dict), else ``None``.
     """
 
     user_id: str

@@ -28,11 +28,12 @@ def repair_tail(path: str | os.PathLike) -> int:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return 0
-    with open(path, "rb+") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - 1))
+    with open(path, "rb") as handle:  # read-only first: a whole file needs no write access
+        handle.seek(-1, os.SEEK_END)
         if handle.read(1) == b"\n":
             return 0
+    with open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
         # Walk back to the last newline in blocks.
         pos, block = size, 1 << 16
         cut = 0
@@ -95,11 +96,25 @@ def append_records(path: str | os.PathLike, records: Iterable[ProfileRecord]) ->
     lines = [json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records]
     if not lines:
         return 0
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        # One write of whole lines: a kill or a full disk can tear only the last line, which
+        # repair_tail cuts on resume.
+        with open(path, "ab") as handle:
+            handle.write("".join(lines).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise _write_error(err, path, "appending to") from err
     return len(lines)
+
+
+def _write_error(err: OSError, path: str | os.PathLike, action: str) -> OSError:
+    """The same error kind, its message naming the file and saying that a re-run resumes."""
+    return type(err)(
+        err.errno,
+        f"{err.strerror} while {action} {path}; the records written before are kept, "
+        "fix the cause (space, permissions) and re-run to resume",
+    )
 
 
 def write_records(path: str | os.PathLike, records: Iterable[ProfileRecord]) -> int:
@@ -107,11 +122,15 @@ def write_records(path: str | os.PathLike, records: Iterable[ProfileRecord]) -> 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(err, path, "writing") from err
     return count

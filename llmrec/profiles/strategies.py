@@ -7,7 +7,7 @@ final prompt shows, chunks to summarise first (hierarchical), and an earlier pro
 =================  ===================================================================
 name               what the final prompt sees
 =================  ===================================================================
-``grounded``       facts computed from the whole history (:mod:`llmrec.profiles.facts`:
+``grounded``       facts computed from the whole history (:mod:`llmrec.context.facts`:
                    likes, dislikes, eras, rating style, pace, recent change) and the last
                    ``sample`` items; the model writes from these only (the default)
 ``whole``          the whole history, oldest items dropped until it fits a token budget
@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
+from llmrec.context.facts import FactsConfig, ProfileFacts, base_shares, compute_facts
 from llmrec.context.history import HistoryEntry, fit_recent
 from llmrec.data.windows import last_days, last_n
-from llmrec.profiles.facts import FactsConfig, ProfileFacts, base_shares, compute_facts
 
 if TYPE_CHECKING:
     from llmrec.data.records import InteractionDataset

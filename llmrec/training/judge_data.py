@@ -47,7 +47,7 @@ class JudgeScriptArguments:
     """What the judge recipe trains on (YAML keys of ``recipes/smollm2/judge/*.yaml``).
 
     Args:
-        dataset: Dataset name for :func:`~llmrec.training.common.load_recipe_dataset`.
+        dataset: Dataset name for :func:`~llmrec.training.data.load_recipe_dataset`.
         train_users: Users whose training histories give the examples.
         exclude_users: JSON list (or one id a line) of users never to train on, e.g. the users
             ``llmrec judge validate`` reports on; the recipe also writes its own training users
@@ -137,10 +137,10 @@ def build_judge_examples(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Prompt/completion rows for ``users`` from ``train`` (``split.train``) only."""
+    from llmrec.context.facts import FactsConfig, base_shares, user_facts
     from llmrec.context.view import UserContext
     from llmrec.data.sampling import popularity_matched_negatives
     from llmrec.judge.pointwise import PointwiseJudge
-    from llmrec.profiles.facts import FactsConfig, base_shares, user_facts
     from llmrec.prompts import render
 
     frame = train.interactions
@@ -212,7 +212,7 @@ def build_judge_data(
     from datasets import Dataset
 
     from llmrec.data import leave_one_out
-    from llmrec.training.common import load_recipe_dataset
+    from llmrec.training.data import load_recipe_dataset
 
     split = leave_one_out(load_recipe_dataset(args.dataset, seed=seed))
     excluded = set(map(str, exclude_users))

@@ -135,7 +135,7 @@ def test_dpo_samples_with_the_prompt_llmrec_profile_runs(profile_file, world, ti
 
     (Seeded sampling: the tiny random model's greedy replies are empty.)
     """
-    from llmrec.training.lettingo import (
+    from llmrec.training.dpo.lettingo import (
         heldout_tasks,
         profile_builder,
         sample_profiles,

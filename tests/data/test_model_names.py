@@ -64,3 +64,16 @@ def test_existing_paths_and_cached_hub_ids_pass(monkeypatch, tmp_path):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     assert resolve_model("org/cached") == "org/cached"
+
+
+def test_cli_checks_the_model_before_loading_anything(monkeypatch, tmp_path, capsys):
+    """``llmrec profile --model <typo>`` names the model, not the (also missing) data."""
+    from llmrec.cli.main import main
+
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    argv = ["profile", "--data", str(tmp_path / "no-such-data"), "--model", "nosuchmodel"]
+    assert main(argv + ["--out", str(tmp_path / "p.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "model 'nosuchmodel' resolves to nothing: not an alias" in err
+    assert "no-such-data" not in err

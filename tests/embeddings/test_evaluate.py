@@ -92,7 +92,7 @@ def test_verdict_reads_the_paired_interval_and_the_table_shows_it():
     assert verdict(result, "trained") == {"a": "better", "b": "worse", "c": "tie"}
     table = results_table(result, paired="trained")
     assert (
-        "| a | 0.500 [0.400, 0.600] | 0.500 [0.400, 0.600] | +0.050 [+0.010, +0.090] better |"
+        "| a | 0.500 [0.400, 0.600] | 0.500 [0.400, 0.600] | +0.050 [+0.010, +0.090] **better** |"
         in (table)
     )
     assert table.splitlines()[0].endswith("| trained − baseline (paired) |")
@@ -116,3 +116,104 @@ def test_unknown_method_is_named():
 
     with pytest.raises(ValueError, match=r"unknown methods \['bm25'\]"):
         evaluate_embeddings(methods=["bm25"])
+
+
+def test_balanced_metrics_on_hand_made_labels():
+    from llmrec.embeddings.evaluate import (
+        balanced_accuracy,
+        classification_samples,
+        macro_f1,
+        multilabel_balanced_accuracy,
+    )
+
+    y = np.array(["a", "a", "a", "b"])
+    constant = np.array(["a", "a", "a", "a"])
+    # always the majority class: accuracy 0.75, but balanced accuracy 1/K and macro-F1 of
+    # F1(a) = 2*3 / (2*3 + 1) = 6/7 and F1(b) = 0
+    assert balanced_accuracy(y, constant) == 0.5
+    assert macro_f1(y, constant) == pytest.approx(3 / 7)
+    perfect = classification_samples(y, y)
+    assert [perfect[m].stat(np.arange(4)) for m in perfect] == [1.0, 1.0, 1.0]
+    # one error in each class: recall(a) = 2/3, recall(b) = 1/2
+    assert balanced_accuracy(np.array([0, 0, 0, 1, 1]), np.array([0, 0, 1, 1, 0])) == pytest.approx(
+        (2 / 3 + 1 / 2) / 2
+    )
+    labels = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], bool)
+    assert multilabel_balanced_accuracy(labels, labels) == 1.0
+    assert multilabel_balanced_accuracy(labels, np.zeros_like(labels)) == 0.5
+    # a label column without both values is left out
+    one_valued = np.c_[labels, np.ones(4, bool)]
+    assert multilabel_balanced_accuracy(one_valued, np.zeros_like(one_valued)) == 0.5
+
+
+def test_balanced_accuracy_matches_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from llmrec.embeddings.evaluate import balanced_accuracy
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        y = rng.choice(list("abcd"), size=60, p=[0.6, 0.2, 0.15, 0.05])
+        p = np.where(rng.random(60) < 0.5, y, rng.choice(list("abcd"), size=60))
+        assert balanced_accuracy(y, p) == pytest.approx(balanced_accuracy_score(y, p))
+
+
+def test_majority_and_ranker_rows_sit_beside_the_methods(ml100k_split):
+    split = ml100k_split
+    _, users = user_partition(split.train.active_users(), 0.5, 0)
+    users = users[:40]
+    item_vecs = np.eye(len(split.train.item_ids), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(len(users), item_vecs.shape[1])).astype(np.float32)
+
+    def texts(t):
+        return np.random.default_rng(len(t)).normal(size=(len(t), item_vecs.shape[1]))
+
+    blind = Method("blind", lambda ins: noise, texts, item_vecs, instructed=False)
+    test = split.test.interactions.set_index("user_id")["item_id"]
+    targets = np.array([split.train.item_index[test[u]] for u in users])
+    oracle_scores = np.zeros((len(users), len(item_vecs)))
+    oracle_scores[np.arange(len(users)), targets] = 1.0
+    # candidates: the target first, then 5 items that are not the target
+    others = (targets[:, None] + np.arange(1, 6)[None, :]) % len(item_vecs)
+    result = evaluate_methods(
+        [blind],
+        split,
+        users,
+        n_boot=20,
+        baseline="blind",
+        rankers={"oracle_ranker": oracle_scores},
+        popmatched=np.c_[targets, others],
+    )
+    rows = result["methods"]
+    assert rows["oracle_ranker"]["recall@10"]["value"] == 1.0
+    assert rows["oracle_ranker"]["pm_recall@10"]["value"] == 1.0
+    assert "probe_gender_accuracy" not in rows["oracle_ranker"]
+    # the majority row: balanced accuracy 1/K whatever the class frequencies
+    assert rows["majority"]["probe_gender_balanced_accuracy"]["value"] == 0.5
+    assert rows["majority"]["zeroshot_age_band_balanced_accuracy"]["value"] == 0.25
+    assert "recall@10" not in rows["majority"]
+    # paired differences against the ranker on retrieval only, against majority on classes
+    assert set(result["vs"]["oracle_ranker"]["blind"]) == {
+        "recall@10",
+        "ndcg@10",
+        "pm_recall@10",
+        "pm_ndcg@10",
+    }
+    assert "recall@10" not in result["vs"]["majority"]["blind"]
+    table = results_table(result, paired="blind")
+    assert "| recall@10 |" in table and "blind − oracle_ranker (paired)" in table
+
+
+def test_gold_labels_of_a_synthetic_world(synthetic_world):
+    from llmrec.embeddings.evaluate import gold_labels
+
+    users = list(synthetic_world.gold)[:30]
+    labels = gold_labels(synthetic_world.gold, users)
+    genres, liked = labels["gold_liked_genres"]
+    for row, u in zip(liked, users):
+        assert {g for g, on in zip(genres, row) if on} == set(synthetic_world.gold[u].liked_genres)
+    for u, value in zip(users, labels["gold_pace"]):
+        assert (value == "binge watcher") == ("binge watcher" in synthetic_world.gold[u].style)
+    with pytest.raises(ValueError, match="no gold profile"):
+        gold_labels(synthetic_world.gold, ["nobody"])

@@ -200,18 +200,22 @@ def test_cli_embed_eval_writes_results(tiny_run, tmp_path):
             "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     result = json.loads(out.read_text())
-    # the baseline of the paired comparisons is always computed
+    # the history mean (the baseline of the paired comparisons), the majority class and the
+    # retrieval baselines are always computed
     assert list(result["methods"]) == [
-        "base_no_instruction",
+        "history_mean",
         "trained_no_instruction",
         "trained_instruction",
+        "majority",
+        "most_popular",
+        "ease",
     ]
     assert result["config"]["users"] == 16
     trained = result["methods"]["trained_instruction"]
     assert result["methods"]["trained_no_instruction"]["neighbour_change_gender"]["value"] == 0.0
     assert trained["neighbour_change_gender"]["value"] > 0.0  # the instruction moves users
-    for metric in ("probe_gender_macro_f1", "recall@10", "zeroshot_gender_accuracy"):
+    for metric in ("probe_gender_balanced_accuracy", "recall@10", "pm_recall@10"):
         assert trained[metric]["low"] <= trained[metric]["value"] <= trained[metric]["high"]
     diff = result["vs_baseline"]["trained_instruction"]["recall@10"]["value"]
-    base = result["methods"]["base_no_instruction"]["recall@10"]["value"]
+    base = result["methods"]["history_mean"]["recall@10"]["value"]
     assert diff == pytest.approx(trained["recall@10"]["value"] - base, abs=1e-3)

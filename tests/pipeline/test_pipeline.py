@@ -8,8 +8,10 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from llmrec.embeddings.encoder import CONFIG_NAME
 from llmrec.pipeline import run_pipeline
 from llmrec.pipeline.browser import check_page, find_chromium
 from llmrec.pipeline.config import load_config
@@ -30,14 +32,24 @@ def world_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def config(world_dir, tiny_llama_path, tmp_path_factory):
+def tiny_encoder(minilm_path, tmp_path_factory):
+    """A 2-layer random BERT (hidden 64) with MiniLM's tokenizer, saved as an encoder folder."""
+    from llmrec.embeddings.train import random_sentence_transformer
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    random_sentence_transformer(minilm_path, layers=2, hidden=64, seed=0).save(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def config(world_dir, tiny_llama_path, tiny_encoder, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     return load_config(
         None,
         {
             "out": str(out),
             "data": {"name": str(world_dir)},
-            "models": {"llm": tiny_llama_path, "batch_size": 8},
+            "models": {"llm": tiny_llama_path, "encoder": tiny_encoder, "batch_size": 8},
             "profiles": {"users": 4, "max_new_tokens": 16, "show": 2},
             "evaluation": {
                 "recommenders": ["random", "most_popular", "ease"],
@@ -196,6 +208,35 @@ def test_optional_sft_step_trains_on_the_pipelines_data(first_run, config, tmp_p
     )
     html = again.report_html.read_text()
     assert ">LoRA SFT</h2>" in html and "tuned_ndcg" not in html and "ndcg@5" in html
+
+
+def test_embeddings_step_trains_on_the_pipelines_data(first_run, config, world_dir, tmp_path):
+    """The demo's embeddings step (on by default) on the tiny encoder: the packaged answer-bank
+    recipe trains on the pipeline's dataset and users, then both encoders are evaluated."""
+    import dataclasses
+    import shutil
+
+    moved = tmp_path / "run"
+    shutil.copytree(first_run.out, moved)
+    embeddings = dataclasses.replace(
+        config.embeddings, enabled=True, train_users=12, eval_users=10, epochs=1, batch_size=8
+    )
+    again = run_pipeline(dataclasses.replace(config, out=str(moved), embeddings=embeddings))
+    assert again.records["embeddings"]["cached"] is False
+    assert all(again.records[name]["cached"] for name in STEPS)  # nothing else reran
+    result = again.records["embeddings"]["result"]
+    folder = moved / "embeddings" / "encoder"
+    training = json.loads((folder / CONFIG_NAME).read_text())["training"]
+    # The packaged answer-bank recipe, on the pipeline's dataset and its number of users.
+    assert training["dataset"] == str(world_dir) and training["users"] == 12
+    assert training["answer_bank"] is not None
+    losses = [row["loss"] for row in training["log_history"] if "loss" in row]
+    assert losses and np.isfinite(losses).all()
+    assert result["encoder"] == str(folder)
+    assert result["config"]["trained"] == str(folder) and result["config"]["users"] == 10
+    for method in ("base_no_instruction", "trained_instruction"):
+        for stats in result["methods"][method].values():
+            assert stats["low"] <= stats["value"] <= stats["high"]
 
 
 def test_sft_config_that_does_not_exist_is_named(first_run, config, tmp_path):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from llmrec.context.facts import FactsConfig, base_shares, compute_facts, user_facts
 from llmrec.context.history import history_entries
 from llmrec.data.records import Interaction, InteractionDataset, Item
 from llmrec.data.splits import leave_one_out
 from llmrec.profiles import ProfileBuilder
-from llmrec.profiles.facts import FactsConfig, base_shares, compute_facts, user_facts
 from llmrec.profiles.hygiene import (
     cut_loop,
     empty_field_share,

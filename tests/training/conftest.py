@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_recipe(name: str):
-    """Import ``recipes/<name>.py`` as a module (recipes are scripts, not a package)."""
-    path = ROOT / "recipes" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses resolve string annotations through sys.modules; register before executing.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The recipe ``recipes/<name>.py``, imported as ``llmrec.recipes.<name>`` (how the wheel and
+    the pipeline run it; ``llmrec/recipes`` links to ``recipes/``)."""
+    return importlib.import_module(f"llmrec.recipes.{name}")
 
 
 @pytest.fixture(scope="session")

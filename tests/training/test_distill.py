@@ -11,14 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from llmrec.training.distill import (
-    DistillConfig,
-    SLMRecDistillTrainer,
-    block_pairs,
-    hidden_alignment_loss,
-    logit_kd_loss,
-)
-from llmrec.training.slmrec import (
+from llmrec.training.distill.slmrec import (
     ItemSequenceCollator,
     SLMRecModel,
     base_decoder,
@@ -27,6 +20,13 @@ from llmrec.training.slmrec import (
     next_item_examples,
     num_decoder_layers,
     truncate_decoder,
+)
+from llmrec.training.distill.trainer import (
+    DistillConfig,
+    SLMRecDistillTrainer,
+    block_pairs,
+    hidden_alignment_loss,
+    logit_kd_loss,
 )
 
 TINY_DISTILL = "recipes/tiny-random/distill/config_tiny.yaml"

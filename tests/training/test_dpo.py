@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from llmrec.metrics.stats import roc_auc
-from llmrec.training.dpo_pairs import build_dpo_pairs
-from llmrec.training.lettingo import (
+from llmrec.training.dpo.lettingo import (
     heldout_tasks,
     long_recent_split,
     profile_builder,
     score_profiles,
     training_tasks,
 )
+from llmrec.training.dpo.pairs import build_dpo_pairs
 
 TINY_DPO = "recipes/tiny-random/dpo/config_tiny.yaml"
 CHAT = [{"role": "user", "content": "Profile this user."}]
@@ -140,7 +140,7 @@ def test_shared_prefix_scoring_equals_the_plain_pass_in_any_chunking(loo, tiny_l
 
 def test_seeded_profile_sampling_does_not_depend_on_chunking(loo, tiny_llama_path):
     from llmrec.backends.hf import TransformersBackend
-    from llmrec.training.lettingo import sample_profiles
+    from llmrec.training.dpo.lettingo import sample_profiles
 
     generator = TransformersBackend(tiny_llama_path, device="cpu", batch_size=4)
     builder = profile_builder(generator, history_len=3)
@@ -157,7 +157,7 @@ def test_seeded_profile_sampling_does_not_depend_on_chunking(loo, tiny_llama_pat
 def test_dpo_recipe_trains_and_reports_before_after(run_recipe, tmp_path):
     from safetensors.torch import load_file
 
-    from llmrec.training.common import losses
+    from llmrec.training.runtime import losses
 
     result = run_recipe("dpo", TINY_DPO, "--output_dir", str(tmp_path), "--eval_negatives", "5")
     weights = load_file(str(tmp_path / "adapter_model.safetensors"))

@@ -7,15 +7,15 @@ import json
 import pytest
 
 from llmrec.backends.base import UsageStats
-from llmrec.training.grpo_data import (
+from llmrec.training.grpo.data import (
     grpo_dataset,
     profile_f1_report,
     rollout_dialogues,
     simulators_for,
     warm_start_dataset,
 )
-from llmrec.training.rewards import ProfileF1Reward, parse_reply
-from llmrec.training.simulator import RevealPolicy
+from llmrec.training.grpo.rewards import ProfileF1Reward, parse_reply
+from llmrec.training.grpo.simulator import RevealPolicy
 
 TINY_GRPO = "recipes/tiny-random/grpo/config_tiny.yaml"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from llmrec.backends.base import UsageStats
-from llmrec.training.rewards import (
+from llmrec.training.grpo.rewards import (
     FormatGatedReward,
     KeepTalkingJudgeReward,
     ProfileF1Reward,

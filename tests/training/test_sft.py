@@ -10,13 +10,14 @@ import torch
 
 from llmrec.context.items import item_title
 from llmrec.metrics.ranking import hit_rate, ndcg
-from llmrec.training.common import check_device, sample_train_eval_users
-from llmrec.training.next_item import (
+from llmrec.training.data import sample_train_eval_users
+from llmrec.training.runtime import check_device
+from llmrec.training.sft.next_item import (
     next_item_cases,
     next_item_examples,
     pessimistic_ranks,
 )
-from llmrec.training.tallrec import tallrec_eval_examples, tallrec_examples
+from llmrec.training.sft.tallrec import tallrec_eval_examples, tallrec_examples
 
 TINY_SFT = "recipes/tiny-random/sft/config_tiny.yaml"
 
@@ -116,7 +117,7 @@ def _adapter(output_dir):
 
 
 def _assert_trained(result, output_dir):
-    from llmrec.training.common import losses
+    from llmrec.training.runtime import losses
 
     weights = _adapter(output_dir)
     lora_b = [v for k, v in weights.items() if "lora_B" in k]
@@ -136,7 +137,7 @@ def test_sft_recipe_next_item_trains_and_evaluates(run_recipe, tmp_path):
         assert saved[f"{run}_ndcg@5_ci_low"] <= saved[f"{run}_ndcg@5"]
         assert saved[f"{run}_ndcg@5"] <= saved[f"{run}_ndcg@5_ci_high"]
     # Re-evaluating the saved adapter gives the recipe's own numbers.
-    from llmrec.training.sft_eval import main as sft_eval
+    from llmrec.training.sft.eval_run import main as sft_eval
     from tests.training.conftest import ROOT
 
     again = sft_eval(["--config", str(ROOT / TINY_SFT), "--output_dir", str(tmp_path)])
@@ -168,7 +169,7 @@ def test_sft_recipe_tallrec_trains_and_reports_auc(run_recipe, tmp_path):
 @pytest.mark.parametrize("method", ["sft", "dpo"])
 @pytest.mark.parametrize("variant", ["qlora", "bf16"])
 def test_gpu_configs_refuse_cpu_with_the_field_named(method, variant):
-    from llmrec.training.common import parse_recipe_args
+    from llmrec.training.runtime import parse_recipe_args
     from tests.training.conftest import ROOT, load_recipe
 
     parser = load_recipe(method).make_parser()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmrec.backends.base import GenerationParams, UsageStats
-from llmrec.training.simulator import RevealPolicy, UserSimulator, gold_traits, step_all
+from llmrec.training.grpo.simulator import RevealPolicy, UserSimulator, gold_traits, step_all
 
 TRAITS = ["likes Drama", "dislikes Horror", "likes dark films", "prefers older classics"]
 

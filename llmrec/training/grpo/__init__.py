@@ -1,0 +1,2 @@
+"""GRPO with a simulated user (RLPA): arguments, rewards, warm start and evaluation of
+``recipes/grpo.py``."""
