@@ -80,19 +80,24 @@ class Job:
                 for p in sorted((run / "profiles").glob("*.jsonl"))
             }
             for step in sorted((run / "steps").glob("*.json")):
-                record = json.loads(read(step))  # seconds differ between runs by nature
-                out[step.name] = (record["key"], without_seconds(record["result"]))
+                record = json.loads(read(step))
+                out[step.name] = (record["key"], without_accounting(record["result"]))
             return out
         files = [p for p in sorted(work.rglob("*")) if p.is_file() and "cache.sqlite" not in p.name]
         return {p.relative_to(work).as_posix(): read(p) for p in files}
 
 
-def without_seconds(value: object) -> object:
-    """``value`` with every ``seconds`` entry removed, at any depth (wall times, not results)."""
+# How a run went, not what it produced: wall times, and how much of a step was generated now
+# rather than resumed (a killed-and-resumed run differs there by design).
+ACCOUNTING = {"seconds", "generated_now", "resumed", "completion_tokens"}
+
+
+def without_accounting(value: object) -> object:
+    """``value`` without its :data:`ACCOUNTING` entries, at any depth."""
     if isinstance(value, dict):
-        return {k: without_seconds(v) for k, v in value.items() if k != "seconds"}
+        return {k: without_accounting(v) for k, v in value.items() if k not in ACCOUNTING}
     if isinstance(value, list):
-        return [without_seconds(v) for v in value]
+        return [without_accounting(v) for v in value]
     return value
 
 
