@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, frozenset[str], bool]] = [
     ("user context and scoring", frozenset({"context"}), True),
     ("LLM features", frozenset({"profiles", "judge", "embeddings"}), True),
     ("evaluation and training", frozenset({"evaluation", "training"}), True),
-    ("pipeline", frozenset({"pipeline"}), True),
+    ("pipeline and engines", frozenset({"pipeline", "engines"}), True),
     ("entry points", frozenset({"cli", "recipes"}), True),
     ("python -m llmrec", frozenset({"__main__"}), True),
 ]

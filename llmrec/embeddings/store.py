@@ -92,10 +92,8 @@ class EmbeddingTable:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             if path.suffix == ".safetensors":
-                from safetensors.numpy import save_file
-
                 header = {"ids": json.dumps(self.ids), "metadata": json.dumps(self.metadata)}
-                save_file({"embeddings": np.ascontiguousarray(self.vectors)}, str(tmp), header)
+                tmp.write_bytes(_safetensors_bytes(self.vectors, header))
             else:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
@@ -168,3 +166,21 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _safetensors_bytes(vectors: np.ndarray, metadata: dict[str, str]) -> bytes:
+    """A safetensors file whose header keys are sorted, so equal tables give equal bytes.
+
+    The library's writer orders the ``__metadata__`` entries by a per-process hash, which made
+    two writes of one table differ byte for byte (and broke resumed == uninterrupted checks).
+    The data section and its offsets are untouched; only the JSON header is re-serialised and
+    padded to 8 bytes as the format requires.
+    """
+    from safetensors.numpy import save
+
+    raw = save({"embeddings": np.ascontiguousarray(vectors)}, metadata)
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + raw[8 + size :]

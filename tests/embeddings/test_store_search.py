@@ -88,3 +88,22 @@ def test_faiss_index_matches_topk_or_explains_the_extra():
         return
     _, index = FaissIndex(keys).search(q, 5)
     assert np.array_equal(index, topk(q, keys, k=5)[1])
+
+
+def test_safetensors_tables_are_byte_deterministic(tmp_path):
+    """Two processes writing one table write the same bytes (header keys sorted)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, sys; from llmrec.embeddings.store import EmbeddingTable; "
+        "EmbeddingTable(['a', 'b'], np.eye(2, dtype=np.float32), {'model': 'm', 'k': 1})"
+        ".save(sys.argv[1])"
+    )
+    paths = [tmp_path / f"t{i}.safetensors" for i in range(4)]
+    for p in paths:
+        subprocess.run([sys.executable, "-c", code, str(p)], check=True)
+    assert len({p.read_bytes() for p in paths}) == 1
+    table = EmbeddingTable.load(paths[0])
+    assert table.ids == ["a", "b"] and table.metadata == {"model": "m", "k": 1}
+    np.testing.assert_array_equal(table.vectors, np.eye(2, dtype=np.float32))
