@@ -18,8 +18,9 @@ apart from the job:
 * ``ray``: the same job as a Ray pipeline over 2 local Transformers workers (its overhead
   against one process on the same engine).
 
-Both servers then take ``--clients`` concurrent clients for ``--load-seconds`` (a small thread
-load client written here: requests/s, p50/p99 latency, errors, requests lost). Every engine's
+Both servers then take ``--clients`` concurrent clients for ``--load-seconds`` through
+:func:`llmrec.backends.loadgen.run_load` (32 greedy tokens a request: requests/s, p50/p99 latency,
+errors, requests lost, duplicated or answered differently). Every engine's
 profiles are compared with the Transformers backend's. Ends with one JSON line; the load average
 is printed with the numbers, since the machine is shared.
 """
@@ -33,7 +34,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,57 +77,24 @@ def server(command: list[str], url: str, log: Path, timeout: float = 1800.0):
                 proc.wait()
 
 
-def load_test(url: str, model: str, chats: list, clients: int, seconds: float) -> dict:
-    """``clients`` threads posting chats (32 new tokens) back to back for ``seconds``."""
-    import httpx
-    import numpy as np
+def load_report(url: str, model: str, clients: int, seconds: float) -> dict:
+    """``run_load`` (the same client ``llmrec serve``'s own load test uses), summarised."""
+    from llmrec.backends.loadgen import run_load
 
-    latencies: list[float] = []
-    errors: list[str] = []
-    sent = [0]
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client(k: int) -> None:
-        with httpx.Client(timeout=600) as http:
-            n = k
-            while time.perf_counter() < deadline:
-                payload = {"model": model, "messages": chats[n % len(chats)], "max_tokens": 32,
-                           "temperature": 0.0}  # fmt: skip
-                with lock:
-                    sent[0] += 1
-                t0 = time.perf_counter()
-                try:
-                    r = http.post(f"{url}/chat/completions", json=payload)
-                    ok = r.status_code == 200 and r.json()["choices"][0]["message"] is not None
-                    with lock:
-                        (
-                            latencies.append(time.perf_counter() - t0)
-                            if ok
-                            else errors.append(str(r.status_code))
-                        )
-                except (httpx.HTTPError, KeyError, ValueError) as err:
-                    with lock:
-                        errors.append(type(err).__name__)
-                n += clients
-
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
-    lat = np.asarray(latencies) if latencies else np.asarray([np.nan])
+    r = run_load(url, model, clients=clients, seconds=seconds, max_tokens=32, timeout=600)
+    lat = r["latency_ms"]
     return {
         "clients": clients,
-        "seconds": round(wall, 1),
-        "requests": len(latencies),
-        "requests_per_s": round(len(latencies) / wall, 3),
-        "p50_s": round(float(np.percentile(lat, 50)), 3),
-        "p99_s": round(float(np.percentile(lat, 99)), 3),
-        "errors": len(errors),
-        "lost": sent[0] - len(latencies) - len(errors),
+        "seconds": round(r["wall_s"], 1),
+        "requests": r["requests"],
+        "ok": r["ok"],
+        "requests_per_s": round(r["requests_per_s"], 3),
+        "p50_ms": round(lat.get("p50", float("nan")), 1),
+        "p99_ms": round(lat.get("p99", float("nan")), 1),
+        "errors": sum(r["errors_by_status"].values()),
+        "lost": r["lost"],
+        "duplicated": r["duplicated"],
+        "mismatched": r["mismatched"],
     }
 
 
@@ -264,8 +231,8 @@ def main() -> int:
                     backend = OpenAIBackend(args.model, base_url=url, concurrency=n, timeout=3600)
                     job(name, backend, tmp)
                     if args.load_seconds > 0:
-                        rows[name]["load"] = load_test(
-                            url, args.model, chats, args.clients, args.load_seconds
+                        rows[name]["load"] = load_report(
+                            url, args.model, args.clients, args.load_seconds
                         )
                     backend.close()
             elif name == "ray":

@@ -97,6 +97,8 @@ class VLLMBackend:
         trust_remote_code: Passed to vLLM.
         top_logprobs: Alternatives read per decode step in ``next_token_logprobs`` (at most
             vLLM's ``max_logprobs``, 20 by default); candidates outside them cost one more pass.
+        batch_size: Accepted so that every backend takes the same ``load_backend`` arguments,
+            and ignored: vLLM schedules its own batches (``max_num_seqs``).
         **engine_kwargs: Further ``vllm.LLM`` arguments.
     """
 
@@ -109,6 +111,7 @@ class VLLMBackend:
         max_model_len: int | None = None,
         trust_remote_code: bool = False,
         top_logprobs: int = 20,
+        batch_size: int | None = None,
         **engine_kwargs: Any,
     ) -> None:
         vllm = require_vllm()

@@ -151,31 +151,14 @@ def _setup(args: argparse.Namespace):
         split = leave_one_out(dataset)
     kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
     if args.adapter:
-        backend = adapter_backend(args.model, args.adapter, **kwargs)
-        if args.cache:
-            from llmrec.backends.cache import CachedBackend
+        from llmrec.backends.adapter import adapter_backend
 
-            backend = CachedBackend(backend, args.cache)
+        backend = adapter_backend(
+            args.model, args.adapter, cache=args.cache, device="cpu", **kwargs
+        )
     else:
         backend = load_backend(args.model, cache=args.cache, **kwargs)
     return backend, dataset, split, world
-
-
-def adapter_backend(model: str, adapter: str, batch_size: int | None = None):
-    """A transformers backend of ``model`` with the LoRA ``adapter`` merged into its weights."""
-    from pathlib import Path
-
-    from peft import PeftModel
-
-    from llmrec.backends.hf import TransformersBackend
-    from llmrec.models import load_causal_lm
-
-    if not (Path(adapter) / "adapter_config.json").is_file():
-        raise ValueError(f"--adapter {adapter}: no adapter_config.json there (a LoRA output_dir)")
-    base, tokenizer = load_causal_lm(model, device="cpu")
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    merged.eval()
-    return TransformersBackend.from_model(merged, tokenizer, batch_size=batch_size)
 
 
 def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dict[str, str]:
@@ -209,25 +192,6 @@ def _profiles(args: argparse.Namespace, backend, split, users: list[str]) -> dic
     if missing:
         raise ValueError(f"{path}: no profile for users {missing[:5]} (of {len(missing)})")
     return profiles
-
-
-def check_disjoint(adapter: str, users: list[str]) -> None:
-    """Refuse to validate an adapter on users it was trained on (``judge_train_users.json``)."""
-    from pathlib import Path
-
-    from llmrec.training.judge_data import TRAIN_USERS_FILE, read_user_list
-
-    path = Path(adapter) / TRAIN_USERS_FILE
-    if not path.is_file():
-        print(f"note: {path} not found; cannot check that validation users are unseen")
-        return
-    seen = set(read_user_list(path))
-    overlap = [u for u in users if u in seen]
-    if overlap:
-        raise ValueError(
-            f"{path}: the adapter was trained on {len(overlap)} of the validation users "
-            f"(e.g. {overlap[:5]}); pick other users (--seed) or retrain with them reserved"
-        )
 
 
 def facts_profiles(train, users: list[str]) -> dict[str, str]:
@@ -298,6 +262,8 @@ def _validate(args: argparse.Namespace) -> int:
         eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
         users = sample_users(eligible, cfg.users, cfg.seed)
     if args.adapter:
+        from llmrec.training.judge_data import check_disjoint
+
         check_disjoint(args.adapter, users)
     needs_profiles = any(v in ("profile", "both") for v in views)
     profiles = _profiles(args, backend, split, users) if needs_profiles else {}

@@ -209,6 +209,8 @@ def main(args: argparse.Namespace) -> int:
                 f"--adapter needs a local --model, got {args.model!r}; serve the merged model "
                 "behind the server instead"
             )
+        from llmrec.backends.adapter import adapter_backend
+
         backend = adapter_backend(args.model, args.adapter, cache=cache, **kwargs)
     else:
         backend = load_backend(spec, cache=cache, **kwargs)
@@ -228,33 +230,3 @@ def main(args: argparse.Namespace) -> int:
     summary["usage"] = asdict(backend.usage)
     print(json.dumps(summary))
     return 0
-
-
-def adapter_backend(model: str, adapter: str, cache: str | None = None, **kwargs):
-    """A transformers backend over ``model`` with the LoRA ``adapter`` merged into its weights.
-
-    The backend's fingerprint hashes the merged weights, so cached replies of the base model
-    are never reused for the adapted one.
-
-    Args:
-        model: Alias, hub id or folder of the base model.
-        adapter: Folder with ``adapter_config.json`` (a peft / trl output directory).
-        cache: Response cache file, or ``None``.
-        **kwargs: ``device``, ``dtype``, ``quantization``, ``batch_size``.
-    """
-    import os
-
-    from peft import PeftModel
-
-    from llmrec.backends import load_backend
-    from llmrec.backends.hf import TransformersBackend
-    from llmrec.models import load_causal_lm
-
-    if not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
-        raise ValueError(f"--adapter {adapter}: no adapter_config.json in that folder")
-    batch_size = kwargs.pop("batch_size", None)
-    base, tokenizer = load_causal_lm(model, **kwargs)
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    merged.eval()
-    backend = TransformersBackend.from_model(merged, tokenizer, batch_size=batch_size)
-    return load_backend(backend, cache=cache)

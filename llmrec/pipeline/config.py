@@ -66,6 +66,11 @@ class JudgeConfig:
     compare: list[str] = field(default_factory=lambda: ["ease", "most_popular"])
     compare_users: int = 12
     compare_k: int = 5
+    # A LoRA judge trained with recipes/judge.py (its output_dir): validated beside the
+    # zero-shot judge on the same pairs, in the views and history length it was trained on.
+    adapter: str | None = None
+    adapter_views: list[str] = field(default_factory=lambda: ["history"])
+    adapter_max_history: int = 8
 
 
 @dataclass

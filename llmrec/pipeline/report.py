@@ -224,11 +224,20 @@ def _judge_section(doc: Doc, result: dict[str, Any]) -> None:
         + ["vs best baseline"],
         rows,
     )
-    doc.p(
-        "A judge trained on its own prompt and answer format (recipes/judge.py, LoRA SFT of the "
-        "same model) is measured with `llmrec judge validate --adapter <dir>`; it is not trained "
-        "in the demo, and no documented CPU run of it exists yet (docs/judge.md)."
-    )
+    trained = [v for v in validation["views"] if v.endswith(", trained")]
+    if trained:
+        doc.p(
+            f"Rows marked 'trained' are the LoRA judge of `judge.adapter` "
+            f"({validation['config'].get('adapter') or 'recipes/judge.py'}) on the same pairs, "
+            "seeing the history it was trained with (judge.adapter_max_history items)."
+        )
+    else:
+        doc.p(
+            "A judge trained on its own prompt and answer format (recipes/judge.py, LoRA SFT of "
+            "the same model) is not trained in this run; set `judge.adapter` to its output folder "
+            "to add its rows here, or run `llmrec judge validate --adapter <dir>`. "
+            "docs/judge.md reports a documented CPU run."
+        )
     png = Path(validation.get("reliability_png", ""))
     if png.is_file():
         doc.image("judge-reliability", png.read_bytes(), "Judge reliability diagram")

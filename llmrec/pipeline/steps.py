@@ -271,6 +271,9 @@ def judge_step(ctx: Context) -> dict[str, Any]:
         user_ids=users,
         progress=ctx.progress,
     )
+    if cfg.adapter:
+        validation["views"].update(_trained_judge_views(ctx, users, profiles))
+        validation["config"]["adapter"] = cfg.adapter
     clean, panels = split_curves(validation)
     png = ctx.path("judge", "reliability.png")
     reliability_diagram(panels, png, title="Judge calibration (held-out next items)")
@@ -295,6 +298,36 @@ def judge_step(ctx: Context) -> dict[str, Any]:
     )
     comparison.update(a=a, b=b)
     return {"validation": clean, "comparison": comparison}
+
+
+def _trained_judge_views(ctx: Context, users: list[str], profiles: dict[str, str]) -> dict:
+    """The ``judge.adapter`` judge on the same users and pairs, views named ``"<view>, trained"``."""
+    from llmrec.backends.adapter import adapter_backend
+    from llmrec.judge.validate import ValidationConfig, validate_heldout
+    from llmrec.training.judge_data import check_disjoint
+
+    cfg = ctx.config.judge
+    check_disjoint(cfg.adapter, users)
+    tuned = adapter_backend(
+        ctx.config.models.llm, cfg.adapter, batch_size=ctx.config.models.batch_size
+    )
+    result = validate_heldout(
+        tuned,
+        ctx.split,
+        profiles,
+        ValidationConfig(
+            users=max(2, len(users)),
+            candidates=cfg.negatives,
+            views=tuple(cfg.adapter_views),
+            pairwise=False,
+            calibrator="isotonic",
+            max_history=cfg.adapter_max_history,
+            seed=ctx.config.seed,
+        ),
+        user_ids=users,
+        progress=ctx.progress,
+    )
+    return {f"{view}, trained": block for view, block in result["views"].items()}
 
 
 # -- embeddings -------------------------------------------------------------------------------

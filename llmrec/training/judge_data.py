@@ -122,6 +122,27 @@ def read_user_list(path: str | os.PathLike) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def check_disjoint(adapter: str | os.PathLike, users: Sequence[str]) -> None:
+    """Refuse to validate an adapter on users it was trained on (``judge_train_users.json``).
+
+    Raises:
+        ValueError: Some of ``users`` are in the adapter's training users.
+    """
+    from pathlib import Path
+
+    path = Path(adapter) / TRAIN_USERS_FILE
+    if not path.is_file():
+        logger.warning("%s not found; cannot check that validation users are unseen", path)
+        return
+    seen = set(read_user_list(path))
+    overlap = [u for u in users if u in seen]
+    if overlap:
+        raise ValueError(
+            f"{path}: the adapter was trained on {len(overlap)} of the validation users "
+            f"(e.g. {overlap[:5]}); pick other users (--seed) or retrain with them reserved"
+        )
+
+
 def reserved_users(split: Any, n: int, seed: int) -> list[str]:
     """The users ``llmrec judge validate --users n --seed seed`` samples (held-out task)."""
     from llmrec.judge.validate import sample_users

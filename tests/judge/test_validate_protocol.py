@@ -124,10 +124,10 @@ def test_heldout_table_puts_baselines_and_judge_on_the_same_pairs(world_split, s
 @pytest.mark.slow
 def test_trained_judge_end_to_end_on_the_tiny_model(tmp_path, tiny_llama_path, ml100k):
     """Recipe -> adapter -> `judge validate --adapter` on disjoint users; weights really moved."""
-    from llmrec.cli.judge import adapter_backend, check_disjoint
+    from llmrec.backends.adapter import adapter_backend
     from llmrec.context.view import UserContext
     from llmrec.judge.pointwise import PointwiseJudge
-    from llmrec.training.judge_data import TRAIN_USERS_FILE
+    from llmrec.training.judge_data import TRAIN_USERS_FILE, check_disjoint
     from tests.training.conftest import ROOT, load_recipe
 
     module = load_recipe("judge")

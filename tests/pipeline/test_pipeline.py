@@ -247,3 +247,44 @@ def test_sft_config_that_does_not_exist_is_named(first_run, config, tmp_path):
     sft = dataclasses.replace(config.sft, enabled=True, config="recipes/nope.yaml")
     with pytest.raises(FileNotFoundError, match="recipes/nope.yaml"):
         run_pipeline(dataclasses.replace(config, out=str(tmp_path / "x"), sft=sft))
+
+
+def test_trained_judge_adapter_is_validated_beside_the_zero_shot_judge(
+    first_run, config, tiny_llama_path, tmp_path
+):
+    """`judge.adapter` adds the LoRA judge's rows on the same pairs and refuses trained users."""
+    import dataclasses
+    import shutil
+
+    from peft import LoraConfig, get_peft_model
+
+    from llmrec.models import load_causal_lm
+    from llmrec.training.judge_data import TRAIN_USERS_FILE
+
+    adapter = tmp_path / "adapter"
+    base, _ = load_causal_lm(tiny_llama_path, device="cpu")
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(base, lora).save_pretrained(str(adapter))
+    judged = first_run.records["judge"]["result"]["validation"]
+    (adapter / TRAIN_USERS_FILE).write_text(json.dumps(["not-a-judged-user"]))
+
+    moved = tmp_path / "run"
+    shutil.copytree(first_run.out, moved)
+    judge = dataclasses.replace(config.judge, adapter=str(adapter), adapter_max_history=3)
+    again = run_pipeline(dataclasses.replace(config, out=str(moved), judge=judge))
+    assert again.records["judge"]["cached"] is False
+    validation = again.records["judge"]["result"]["validation"]
+    assert set(validation["views"]) == set(judged["views"]) | {"history, trained"}
+    assert validation["baselines"] == judged["baselines"]  # the same pairs
+    trained = validation["views"]["history, trained"]
+    assert trained["auc_per_user"]["low"] <= trained["auc_per_user"]["value"] <= 1.0
+    assert trained["parse"] == validation["views"]["history"]["parse"]  # same number of pairs
+    # The merged weights have their own fingerprint (no cached base-model reply is reused).
+    assert trained["judge"]["backend"] != validation["views"]["history"]["judge"]["backend"]
+    html = again.report_html.read_text()
+    assert "history, trained" in html and "judge.adapter" in html
+
+    users = first_run.records["profiles"]["result"]["users"][: config.judge.users]
+    (adapter / TRAIN_USERS_FILE).write_text(json.dumps(users[:1]))
+    with pytest.raises(ValueError, match="trained on 1 of the validation users"):
+        run_pipeline(dataclasses.replace(config, out=str(tmp_path / "again"), judge=judge))
