@@ -222,7 +222,8 @@ def main() -> int:
                     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
                                "--model", path, "--served-model-name", args.model, "--dtype",
                                "float32", "--max-model-len", "2048", "--host", "127.0.0.1",
-                               "--port", str(port)]  # fmt: skip
+                               "--port", str(port), "--enable-request-id-headers"]  # fmt: skip
+                    # (the load client checks that every answer echoes its X-Request-Id)
                 else:
                     command = [sys.executable, "-m", "llmrec", "serve", "--model", args.model,
                                "--port", str(port), "--device", args.device]  # fmt: skip

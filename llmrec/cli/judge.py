@@ -72,6 +72,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="popularity,item_mean,minilm,genre_overlap",
         help="non-LLM baselines on the same pairs (comma-separated; '' for none)",
     )
+    val.add_argument(
+        "--exclude-users",
+        default=None,
+        metavar="FILE",
+        help="users never to sample (JSON list or one id a line), e.g. a trained adapter's "
+        "judge_train_users.json; give it to the zero-shot run too so both judge the same users",
+    )
     val.add_argument("--views", default="profile,history,both", help="judge views to compare")
     val.add_argument("--mode", default="logprob", choices=["logprob", "rationale"])
     val.add_argument(
@@ -253,17 +260,18 @@ def _validate(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         seed=args.seed,
     )
+    from llmrec.training.judge_data import check_disjoint, read_user_list
+
+    excluded = set(read_user_list(args.exclude_users)) if args.exclude_users else set()
     backend, dataset, split, world = _setup(args)
     if synthetic:
-        users = sample_users(dataset.active_users(), cfg.users, cfg.seed)
+        pool = dataset.active_users()
     elif rated:
-        users = sample_users(rated_users(split), cfg.users, cfg.seed)
+        pool = rated_users(split)
     else:
-        eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
-        users = sample_users(eligible, cfg.users, cfg.seed)
+        pool = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
+    users = sample_users([u for u in pool if u not in excluded], cfg.users, cfg.seed)
     if args.adapter:
-        from llmrec.training.judge_data import check_disjoint
-
         check_disjoint(args.adapter, users)
     needs_profiles = any(v in ("profile", "both") for v in views)
     profiles = _profiles(args, backend, split, users) if needs_profiles else {}
@@ -284,6 +292,8 @@ def _validate(args: argparse.Namespace) -> int:
         result = validate_heldout(backend, split, profiles, cfg, users, progress=True)
     result["model"] = args.model
     result["adapter"] = args.adapter
+    result["user_ids"] = list(users)
+    result["excluded_users"] = len(excluded)
     result["profile_source"] = args.profiles or "grounded"
     result["profiles"] = {"users": len(profiles), "empty": sum(not p for p in profiles.values())}
     clean, panels = split_curves(result)

@@ -139,7 +139,8 @@ def check_disjoint(adapter: str | os.PathLike, users: Sequence[str]) -> None:
     if overlap:
         raise ValueError(
             f"{path}: the adapter was trained on {len(overlap)} of the validation users "
-            f"(e.g. {overlap[:5]}); pick other users (--seed) or retrain with them reserved"
+            f"(e.g. {overlap[:5]}); leave them out with --exclude-users {path} (in the "
+            "zero-shot run too, so that both judge the same users) or retrain with them reserved"
         )
 
 

@@ -116,6 +116,16 @@ def test_cli_validate_and_compare_write_json_and_plot(tmp_path, capsys, tiny_lla
     assert "auc_difference" in result["views"]["history"]["vs_best_baseline"]
     assert (out / f"{stem}_reliability.png").stat().st_size > 1000
     assert "AUC pooled" in capsys.readouterr().out
+    # --exclude-users (e.g. an adapter's training users) keeps those users out of the sample.
+    (tmp_path / "seen.json").write_text(json.dumps(result["user_ids"][:3]))
+    code = main(
+        ["judge", "validate", "--data", "ml-100k", "--users", "4", "--candidates", "2",
+         "--n-boot", "20", "--out", str(tmp_path / "out2"), "--baselines", "popularity",
+         "--exclude-users", str(tmp_path / "seen.json"), *common]
+    )  # fmt: skip
+    again = json.loads((tmp_path / "out2" / f"{stem}.json").read_text())
+    assert code == 0 and again["excluded_users"] == 3 and len(again["user_ids"]) == 4
+    assert not set(again["user_ids"]) & set(result["user_ids"][:3])
     (tmp_path / "a.json").write_text(json.dumps({"1": ["1", "2"], "2": ["3", "4"]}))
     (tmp_path / "b.json").write_text(json.dumps({"1": ["5", "6"], "2": ["3", "4"]}))
     code = main(
