@@ -262,7 +262,6 @@ class OpenAICompatServer:
         params = _params(body)
         if body.get("logprobs"):
             return self._chat_logprobs(chat, params, body)
-        before = self.backend.usage.completion_tokens
         replies = self.batcher.submit("chat", chat, params)
         choices = [
             {
@@ -273,7 +272,7 @@ class OpenAICompatServer:
             }
             for k, text in enumerate(replies)
         ]
-        return self._envelope("chat.completion", choices, before)
+        return self._envelope("chat.completion", choices, replies)
 
     def _chat_logprobs(
         self, chat: list[dict[str, str]], params: GenerationParams, body: dict[str, Any]
@@ -300,8 +299,8 @@ class OpenAICompatServer:
                 "logprobs": {"content": [entry]},
             }
         ]
-        out = self._envelope("chat.completion", choices, None)
-        out["usage"]["completion_tokens"] = 1
+        out = self._envelope("chat.completion", choices, [])
+        out["usage"].update(completion_tokens=1, total_tokens=1)
         return out
 
     def completions(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -320,17 +319,17 @@ class OpenAICompatServer:
             if not hasattr(self.backend, "prompt_logprobs"):
                 raise RequestError(f"{type(self.backend).__name__} cannot score prompts")
             choices = [self._echo_choice(k, p) for k, p in enumerate(prompts)]
-            return self._envelope("text_completion", choices, None)
+            return self._envelope("text_completion", choices, [])
         if want_logprobs:
             raise RequestError("logprobs on /v1/completions are served with echo=true only")
         if not hasattr(self.backend, "complete"):
             raise RequestError(
                 f"{type(self.backend).__name__} generates from chats only; use /v1/chat/completions"
             )
-        before = self.backend.usage.completion_tokens
-        choices = []
+        choices, replies = [], []
         for p in prompts:
             for text in self.batcher.submit("text", p, params):
+                replies.append(text)
                 choices.append(
                     {
                         "index": len(choices),
@@ -339,7 +338,7 @@ class OpenAICompatServer:
                         "logprobs": None,
                     }
                 )
-        return self._envelope("text_completion", choices, before)
+        return self._envelope("text_completion", choices, replies)
 
     def _echo_choice(self, index: int, prompt: str) -> dict[str, Any]:
         # The scoring use of echo: the prompt's own token logprobs; nothing is generated.
@@ -360,21 +359,28 @@ class OpenAICompatServer:
             },
         }
 
-    def _envelope(self, obj: str, choices: list[dict], before: int | None) -> dict[str, Any]:
-        completion = 0 if before is None else self.backend.usage.completion_tokens - before
+    def _envelope(self, obj: str, choices: list[dict], replies: list[str]) -> dict[str, Any]:
+        completion = sum(self._tokens(text) for text in replies)
         return {
             "id": f"llmrec-{uuid.uuid4().hex[:12]}",
             "object": obj,
             "created": int(time.time()),
             "model": self.model_name,
             "choices": choices,
-            # Counted over the whole batch when requests share one; an estimate per request.
+            # Per request: the replies re-tokenized (requests share a batch, so the backend's
+            # own counter cannot tell them apart); prompt tokens are not counted.
             "usage": {
                 "prompt_tokens": 0,
-                "completion_tokens": max(0, completion),
-                "total_tokens": max(0, completion),
+                "completion_tokens": completion,
+                "total_tokens": completion,
             },
         }
+
+    def _tokens(self, text: str) -> int:
+        tokenizer = getattr(self.backend, "tokenizer", None)
+        if tokenizer is None:
+            return max(1, len(text) // 4) if text else 0  # the HTTP backends' 4-chars estimate
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -48,10 +48,14 @@ def test_concurrent_requests_are_batched_by_the_server(smol_backend):
     params = GenerationParams(max_new_tokens=6)
     with serve_in_thread(smol_backend, model_name="smol", batch_wait=0.2) as server:
         calls = smol_backend.usage.calls
-        remote = OpenAIBackend("smol", server.url, concurrency=3).generate(chats, params)
+        client = OpenAIBackend("smol", server.url, concurrency=3)
+        remote = client.generate(chats, params)
         server_calls = smol_backend.usage.calls - calls
     assert remote == smol_backend.generate(chats, params)
     assert server_calls == 1  # three concurrent requests, one batched forward loop
+    # Usage is each request's own reply, not the shared batch's count.
+    own = [len(smol_backend.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in remote]
+    assert client.usage.completion_tokens == sum(own) <= 3 * 6
     assert "Paris" in remote[1]
 
 
