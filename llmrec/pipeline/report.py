@@ -31,7 +31,8 @@ padding:0 24px 48px;color:#1f2328;line-height:1.45}
 h1{border-bottom:2px solid #4c72b0;padding-bottom:6px}h2{margin-top:36px;color:#2b4c7e}
 nav{background:#f3f6fa;padding:8px 14px;border-radius:6px}nav a{margin-right:14px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
-td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right;vertical-align:top}
+td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:right;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#f6f8fa}th:first-child,td:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 pre{background:#f6f8fa;padding:10px;overflow-x:auto;font-size:12px}

@@ -177,6 +177,26 @@ def test_long_unbroken_profile_text_stays_inside_its_card(tmp_path):
     assert verdict["too_wide"] == [] and verdict["page_width"] <= verdict["viewport_width"]
 
 
+@pytest.mark.skipif(
+    find_chromium() is None, reason="Chromium not installed (apt-get install chromium)"
+)
+def test_wide_tables_fit_the_viewport(tmp_path):
+    """The demo's judge table (7 columns of intervals) once ran past a 765-pixel viewport."""
+    from llmrec.pipeline.report import Doc
+
+    cell = "0.683 [0.578, 0.778]"
+    doc = Doc("llmrec report")
+    doc.table(
+        ["judge sees", "AUC (pooled)", "AUC (per user)", "pairwise acc.", "ECE"]
+        + ["ECE calibrated", "vs best baseline", "note"],
+        [["baseline: genre_overlap"] + [cell] * 6 + ["x" * 120] for _ in range(5)],
+    )
+    page = tmp_path / "report.html"
+    page.write_text(doc.html(), encoding="utf-8")
+    verdict = check_page(page)
+    assert verdict["too_wide"] == [] and verdict["page_width"] <= verdict["viewport_width"]
+
+
 def test_config_errors_name_file_and_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("profiles:\n  userz: 3\n")
