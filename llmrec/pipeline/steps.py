@@ -257,22 +257,18 @@ def judge_step(ctx: Context) -> dict[str, Any]:
         # Every profile failed (or none were asked for): the judge can only see raw history.
         logger.warning("no usable profiles; the judge sees raw history only")
         views = ("history",)
+    study = ValidationConfig(
+        users=max(2, len(users)),
+        candidates=cfg.negatives,
+        views=views,
+        calibrator="isotonic",
+        seed=ctx.config.seed,
+    )
     validation = validate_heldout(
-        ctx.backend,
-        ctx.split,
-        profiles,
-        ValidationConfig(
-            users=max(2, len(users)),
-            candidates=cfg.negatives,
-            views=views,
-            calibrator="isotonic",
-            seed=ctx.config.seed,
-        ),
-        user_ids=users,
-        progress=ctx.progress,
+        ctx.backend, ctx.split, profiles, study, user_ids=users, progress=ctx.progress
     )
     if cfg.adapter:
-        validation["views"].update(_trained_judge_views(ctx, users, profiles))
+        validation["views"].update(_trained_judge_views(ctx, users, profiles, study))
         validation["config"]["adapter"] = cfg.adapter
     clean, panels = split_curves(validation)
     png = ctx.path("judge", "reliability.png")
@@ -300,10 +296,15 @@ def judge_step(ctx: Context) -> dict[str, Any]:
     return {"validation": clean, "comparison": comparison}
 
 
-def _trained_judge_views(ctx: Context, users: list[str], profiles: dict[str, str]) -> dict:
-    """The ``judge.adapter`` judge on the same users and pairs, views named ``"<view>, trained"``."""
+def _trained_judge_views(
+    ctx: Context, users: list[str], profiles: dict[str, str], study: Any
+) -> dict:
+    """The ``judge.adapter`` judge on the zero-shot ``study``'s users and pairs, in the views and
+    history length it was trained with; views named ``"<view>, trained"``."""
+    import dataclasses
+
     from llmrec.backends.adapter import adapter_backend
-    from llmrec.judge.validate import ValidationConfig, validate_heldout
+    from llmrec.judge.validate import validate_heldout
     from llmrec.training.judge_data import check_disjoint
 
     cfg = ctx.config.judge
@@ -311,21 +312,14 @@ def _trained_judge_views(ctx: Context, users: list[str], profiles: dict[str, str
     tuned = adapter_backend(
         ctx.config.models.llm, cfg.adapter, batch_size=ctx.config.models.batch_size
     )
+    trained = dataclasses.replace(
+        study,
+        views=tuple(cfg.adapter_views),
+        pairwise=False,
+        max_history=cfg.adapter_max_history,
+    )
     result = validate_heldout(
-        tuned,
-        ctx.split,
-        profiles,
-        ValidationConfig(
-            users=max(2, len(users)),
-            candidates=cfg.negatives,
-            views=tuple(cfg.adapter_views),
-            pairwise=False,
-            calibrator="isotonic",
-            max_history=cfg.adapter_max_history,
-            seed=ctx.config.seed,
-        ),
-        user_ids=users,
-        progress=ctx.progress,
+        tuned, ctx.split, profiles, trained, user_ids=users, progress=ctx.progress
     )
     return {f"{view}, trained": block for view, block in result["views"].items()}
 
